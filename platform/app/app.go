@@ -1,0 +1,106 @@
+// Package app assembles a Tremolo process: the platform's runtime modules,
+// the configuration read from flags and environment, and the run loop.
+//
+// A service binary is a few lines:
+//
+//	func main() {
+//		var cfg user.Config
+//		app.Main("user", []config.Flags{&cfg}, fx.Supply(cfg), user.Module)
+//	}
+package app
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"go.uber.org/fx"
+
+	"github.com/tremolo-dev/tremolo/platform/client"
+	"github.com/tremolo-dev/tremolo/platform/config"
+	"github.com/tremolo-dev/tremolo/platform/logging"
+	"github.com/tremolo-dev/tremolo/platform/metrics"
+	"github.com/tremolo-dev/tremolo/platform/server"
+)
+
+// Config is the configuration every process has.
+type Config struct {
+	Log    logging.Config
+	Server server.Config
+	Client client.Config
+	// DataDir holds the embedded defaults' files (SQLite databases, keys,
+	// media) when no external store is configured.
+	DataDir string
+	// NodeID distinguishes this process among replicas in the ids it makes.
+	NodeID int64
+}
+
+// RegisterFlags adds the platform's flags.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	c.Log.RegisterFlags(fs)
+	c.Server.RegisterFlags(fs)
+	c.Client.RegisterFlags(fs)
+	fs.StringVar(&c.DataDir, "data-dir", "data", "directory for the embedded defaults: SQLite databases, generated keys, media")
+	fs.Int64Var(&c.NodeID, "node-id", 0, "this replica's node id in generated ids (0-31), unique among live replicas")
+}
+
+// Runtime is the platform's modules: logging, metrics, servers, clients. It
+// needs the parts of Config supplied (Options does that).
+var Runtime = fx.Options(logging.Module, metrics.Module, server.Module, client.Module)
+
+// Options supplies cfg's parts and the Runtime.
+func Options(cfg Config) fx.Option {
+	return fx.Options(fx.Supply(cfg, cfg.Log, cfg.Server, cfg.Client), Runtime)
+}
+
+// Parse reads the platform's configuration and each of cfgs from args and
+// the environment.
+func Parse(program string, args []string, cfgs ...config.Flags) (Config, error) {
+	var cfg Config
+	fs := config.NewFlagSet(program, append([]config.Flags{&cfg}, cfgs...)...)
+	return cfg, config.Parse(fs, args)
+}
+
+// Main parses the command line into the platform's configuration and cfgs,
+// runs an fx app of the Runtime plus opts until SIGINT or SIGTERM, and exits
+// with its status: 2 for bad configuration, 1 for a failed start or a
+// failure while running.
+func Main(program string, cfgs []config.Flags, opts func(Config) fx.Option) {
+	cfg, err := Parse(program, os.Args[1:], cfgs...)
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", program, err)
+		os.Exit(2)
+	}
+	os.Exit(Run(fx.New(Options(cfg), opts(cfg))))
+}
+
+// Run starts app, waits for a signal or an fx shutdown, stops it, and
+// returns the exit code.
+func Run(app *fx.App) int {
+	if err := app.Err(); err != nil {
+		fmt.Fprintf(os.Stderr, "building the app: %v\n", err)
+		return 1
+	}
+	startCtx, cancel := context.WithTimeout(context.Background(), app.StartTimeout())
+	defer cancel()
+	if err := app.Start(startCtx); err != nil {
+		fmt.Fprintf(os.Stderr, "starting: %v\n", err)
+		return 1
+	}
+	sig := <-app.Wait()
+	signal.Reset(os.Interrupt, syscall.SIGTERM)
+	stopCtx, cancelStop := context.WithTimeout(context.Background(), app.StopTimeout())
+	defer cancelStop()
+	if err := app.Stop(stopCtx); err != nil {
+		fmt.Fprintf(os.Stderr, "stopping: %v\n", err)
+		return 1
+	}
+	return sig.ExitCode
+}

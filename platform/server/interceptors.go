@@ -1,0 +1,71 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
+	"google.golang.org/grpc"
+
+	"github.com/tremolo-dev/tremolo/platform/apierror"
+	"github.com/tremolo-dev/tremolo/platform/requestid"
+	"github.com/tremolo-dev/tremolo/platform/rpc"
+)
+
+// chain builds the interceptor chains described in the package comment.
+func chain(logger *slog.Logger, table rpc.Table, services []Service) ([]grpc.UnaryServerInterceptor, []grpc.StreamServerInterceptor) {
+	onPanic := recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
+		logger.ErrorContext(ctx, "panic in handler", slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
+		return apierror.Internal(fmt.Errorf("panic: %v", p))
+	})
+	unary := []grpc.UnaryServerInterceptor{requestid.UnaryServerInterceptor()}
+	stream := []grpc.StreamServerInterceptor{requestid.StreamServerInterceptor()}
+	for _, s := range services {
+		unary = append(unary, s.Unary...)
+		stream = append(stream, s.Stream...)
+	}
+	unary = append(unary,
+		apierror.UnaryServerInterceptor(logger),
+		recovery.UnaryServerInterceptor(onPanic),
+		timeoutUnary(table),
+	)
+	stream = append(stream,
+		apierror.StreamServerInterceptor(logger),
+		recovery.StreamServerInterceptor(onPanic),
+		timeoutStream(table),
+	)
+	return unary, stream
+}
+
+// timeoutUnary gives the handler the method's declared deadline (or the
+// caller's, when that is earlier: context.WithTimeout keeps the earlier).
+func timeoutUnary(table rpc.Table) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		if m, ok := table[info.FullMethod]; ok && m.Timeout > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, m.Timeout)
+			defer cancel()
+		}
+		return handler(ctx, req)
+	}
+}
+
+func timeoutStream(table rpc.Table) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		if m, ok := table[info.FullMethod]; ok && m.Timeout > 0 {
+			ctx, cancel := context.WithTimeout(ss.Context(), m.Timeout)
+			defer cancel()
+			ss = &ctxStream{ServerStream: ss, ctx: ctx}
+		}
+		return handler(srv, ss)
+	}
+}
+
+type ctxStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s *ctxStream) Context() context.Context { return s.ctx }

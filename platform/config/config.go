@@ -11,7 +11,6 @@ package config
 import (
 	"flag"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/peterbourgon/ff/v3"
@@ -49,7 +48,7 @@ func EnvVar(flagName string) string {
 }
 
 // Markdown renders fs as a table (flag, environment variable, default,
-// meaning), sorted by flag name: the format of docs/configuration.md.
+// meaning) in flag name order: the format of docs/configuration.md.
 func Markdown(fs *flag.FlagSet) string {
 	var rows []string
 	fs.VisitAll(func(f *flag.Flag) {
@@ -61,6 +60,5 @@ func Markdown(fs *flag.FlagSet) string {
 		}
 		rows = append(rows, fmt.Sprintf("| `-%s` | `%s` | %s | %s |", f.Name, EnvVar(f.Name), def, strings.ReplaceAll(f.Usage, "|", "\\|")))
 	})
-	slices.Sort(rows)
 	return "| flag | environment | default | meaning |\n|---|---|---|---|\n" + strings.Join(rows, "\n") + "\n"
 }

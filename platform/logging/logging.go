@@ -70,7 +70,9 @@ func (h *contextHandler) WithGroup(name string) slog.Handler {
 
 // Module provides *slog.Logger (writing to stderr, from a supplied Config),
 // makes it slog's default, and routes fx's own events to it at debug level.
-var Module = fx.Module("tremolo.logging",
+// It must be installed at the app's top level, not inside an fx.Module:
+// fx.WithLogger applies to the module it is given in.
+var Module = fx.Options(
 	fx.Provide(func(cfg Config) (*slog.Logger, error) {
 		l, err := New(cfg, os.Stderr)
 		if err == nil {

@@ -219,3 +219,15 @@ func TestClientInterceptorDecodes(t *testing.T) {
 		t.Fatal("decoded error lost its gRPC code")
 	}
 }
+
+// A peer may send a code outside gRPC's range; it must not crash the client.
+func TestOutOfRangeCode(t *testing.T) {
+	e, ok := FromError(status.Error(codes.Code(48), "odd"))
+	if !ok || e.Spec().Code != codes.Unknown || e.Message() != "odd" {
+		t.Fatalf("got %v, %v", e, ok)
+	}
+	st, _ := status.New(codes.Code(99), "odd").WithDetails(&errdetails.ErrorInfo{Reason: "R", Domain: "elsewhere"})
+	if e, ok := FromError(st.Err()); !ok || e.Spec().HTTPStatus != 500 {
+		t.Fatalf("with ErrorInfo: got %+v, %v", e, ok)
+	}
+}

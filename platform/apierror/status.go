@@ -126,18 +126,22 @@ func fromStatus(st *status.Status) *Error {
 	if st.Code() == codes.OK {
 		return Internal(errors.New("apierror: OK status used as an error"))
 	}
+	p := Platform(st.Code())
+	if p == nil {
+		// A code outside gRPC's 17: grpc-go passes such statuses through.
+		p = Platform(codes.Unknown)
+	}
 	info := errorInfo(st)
 	if info == nil {
-		return &Error{spec: Platform(st.Code()), message: st.Message()}
+		return &Error{spec: p, message: st.Message()}
 	}
 	spec, found := Default.Lookup(info.GetDomain(), info.GetReason())
 	md := info.GetMetadata()
 	if !found {
 		// An error of a service this process was not built with: keep what
 		// the wire says.
-		p := Platform(st.Code())
 		spec = &Spec{
-			Domain: info.GetDomain(), Reason: info.GetReason(), Code: st.Code(), HTTPStatus: p.HTTPStatus,
+			Domain: info.GetDomain(), Reason: info.GetReason(), Code: p.Code, HTTPStatus: p.HTTPStatus,
 			BusinessCode: p.BusinessCode, Retryable: p.Retryable, LogLevel: p.LogLevel, Message: st.Message(),
 		}
 		if bc, err := strconv.ParseInt(md[BusinessCodeKey], 10, 32); err == nil && bc != 0 {

@@ -1,6 +1,12 @@
-// Package requestid gives every request an id that follows it through logs,
-// responses and downstream calls: taken from the caller when it sends a
-// sensible one (x-request-id), made up otherwise.
+// Package requestid gives every request an id that follows it through logs
+// and downstream calls: taken from the caller when it sends a sensible one
+// (x-request-id), made up otherwise.
+//
+// HTTP responses echo the id (X-Request-Id), since HTTP clients rarely make
+// their own. gRPC responses do not: encoding an extra header on every
+// response and decoding it on every client cost about 5% of a small unary
+// RPC's throughput here; a gRPC caller that wants to find its call in the
+// server's logs sends its own id.
 package requestid
 
 import (
@@ -8,6 +14,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"net/http"
+	"strconv"
+	"sync/atomic"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
@@ -35,11 +43,23 @@ func FromContext(ctx context.Context) string {
 	return id
 }
 
-// New returns a fresh random id (32 hex digits).
-func New() string {
-	var b [16]byte
+// prefix makes ids of different processes differ; counter makes ids of one
+// process differ. Together they are unique without a random read per request.
+var (
+	prefix  = newPrefix()
+	counter atomic.Uint64
+)
+
+func newPrefix() string {
+	var b [8]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
 	return hex.EncodeToString(b[:])
+}
+
+// New returns a fresh id: 16 hex digits random per process, '-', and a
+// per-process sequence number in hex.
+func New() string {
+	return prefix + "-" + strconv.FormatUint(counter.Add(1), 16)
 }
 
 // valid accepts caller-supplied ids of printable ASCII without spaces, so a
@@ -70,13 +90,10 @@ func fromIncoming(ctx context.Context) string {
 	return ""
 }
 
-// UnaryServerInterceptor puts the request id in the handler's context and
-// sends it back in the response header.
+// UnaryServerInterceptor puts the request id in the handler's context.
 func UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		id := orNew(fromIncoming(ctx))
-		_ = grpc.SetHeader(ctx, metadata.Pairs(Key, id)) // fails only once headers are sent, which cannot have happened yet
-		return handler(NewContext(ctx, id), req)
+		return handler(NewContext(ctx, orNew(fromIncoming(ctx))), req)
 	}
 }
 
@@ -84,7 +101,6 @@ func UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 func StreamServerInterceptor() grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		id := orNew(fromIncoming(ss.Context()))
-		_ = ss.SetHeader(metadata.Pairs(Key, id))
 		return handler(srv, &stream{ServerStream: ss, ctx: NewContext(ss.Context(), id)})
 	}
 }

@@ -215,3 +215,25 @@ func TestStopDeadlineCancelsInFlight(t *testing.T) {
 		t.Fatal("in-flight RPC succeeded although the shutdown deadline passed")
 	}
 }
+
+// The method timeout applies when the caller's deadline is later, and the
+// caller's applies when it is earlier.
+func TestMethodTimeoutAgainstCallerDeadline(t *testing.T) {
+	s := startServer(t, loopback())
+	cc := dial(t, s)
+	var out emptypb.Empty
+	for _, tc := range []struct {
+		caller, maxElapsed time.Duration
+	}{
+		{5 * time.Second, 2 * time.Second},              // the 300ms method timeout cuts it
+		{50 * time.Millisecond, 250 * time.Millisecond}, // the caller's 50ms wins
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), tc.caller)
+		start := time.Now()
+		err := cc.Invoke(ctx, "/test.v1.Test/Sleep", durationpb.New(10*time.Second), &out)
+		cancel()
+		if status.Code(err) != codes.DeadlineExceeded || time.Since(start) > tc.maxElapsed {
+			t.Fatalf("caller deadline %v: err %v after %v", tc.caller, err, time.Since(start))
+		}
+	}
+}

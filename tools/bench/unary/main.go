@@ -5,7 +5,7 @@
 // Both servers run in this process on loopback; the runs alternate so that
 // drift of the machine affects both alike.
 //
-//	go run ./tools/bench/unary -duration 5s -rounds 3 -concurrency 32
+//	go run ./tools/bench/unary -duration 5s -rounds 5 -concurrency 32 [-deadline 0]
 package main
 
 import (
@@ -37,6 +37,7 @@ func main() {
 	rounds := flag.Int("rounds", 3, "runs per server, alternating")
 	concurrency := flag.Int("concurrency", 32, "concurrent callers")
 	conns := flag.Int("conns", 4, "client connections the callers share")
+	deadline := flag.Duration("deadline", time.Second, "deadline of each call, as production clients set one (0: none)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
 	if *cpuprofile != "" {
@@ -52,14 +53,14 @@ func main() {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if err := run(*duration, *rounds, *concurrency, *conns); err != nil {
+	if err := run(*duration, *rounds, *concurrency, *conns, *deadline); err != nil {
 		fmt.Fprintln(os.Stderr, "unary:", err)
 		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
 
-func run(duration time.Duration, rounds, concurrency, conns int) error {
+func run(duration time.Duration, rounds, concurrency, conns int, deadline time.Duration) error {
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "tremolo-bench-")
 	if err != nil {
@@ -86,7 +87,7 @@ func run(duration time.Duration, rounds, concurrency, conns int) error {
 	results := map[string][]result{}
 	for r := 0; r < rounds; r++ {
 		for _, target := range []struct{ name, addr string }{{"bare grpc-go", bareAddr}, {"tremolo generated", platformAddr}} {
-			res, err := load(target.addr, req, duration, concurrency, conns)
+			res, err := load(target.addr, req, duration, concurrency, conns, deadline)
 			if err != nil {
 				return fmt.Errorf("%s: %w", target.name, err)
 			}
@@ -95,7 +96,7 @@ func run(duration time.Duration, rounds, concurrency, conns int) error {
 		}
 	}
 	bare, plat := median(results["bare grpc-go"]), median(results["tremolo generated"])
-	fmt.Printf("\nmedian of %d rounds, %s each, %d callers on %d connections (GOMAXPROCS %d)\n", rounds, duration, concurrency, conns, runtime.GOMAXPROCS(0))
+	fmt.Printf("\nmedian of %d rounds, %s each, %d callers on %d connections, call deadline %v (GOMAXPROCS %d)\n", rounds, duration, concurrency, conns, deadline, runtime.GOMAXPROCS(0))
 	fmt.Printf("| server | req/s | p50 ms | p99 ms |\n|---|---|---|---|\n")
 	fmt.Printf("| bare grpc-go (baseline) | %.0f | %.3f | %.3f |\n", bare.qps, ms(bare.p50), ms(bare.p99))
 	fmt.Printf("| tremolo generated, all hooks | %.0f | %.3f | %.3f |\n", plat.qps, ms(plat.p50), ms(plat.p99))
@@ -147,7 +148,7 @@ type result struct {
 	errors   int64
 }
 
-func load(addr string, req *userv1.GetUserRequest, duration time.Duration, concurrency, nconns int) (result, error) {
+func load(addr string, req *userv1.GetUserRequest, duration time.Duration, concurrency, nconns int, deadline time.Duration) (result, error) {
 	clients := make([]userv1.UserServiceClient, nconns)
 	for i := range clients {
 		cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -166,16 +167,22 @@ func load(addr string, req *userv1.GetUserRequest, duration time.Duration, concu
 		mu        sync.Mutex
 		latencies []time.Duration
 	)
-	deadline := time.Now().Add(duration)
+	end := time.Now().Add(duration)
 	start := time.Now()
 	for w := 0; w < concurrency; w++ {
 		wg.Add(1)
 		go func(c userv1.UserServiceClient) {
 			defer wg.Done()
 			local := make([]time.Duration, 0, 4096)
-			for time.Now().Before(deadline) {
+			for time.Now().Before(end) {
 				t0 := time.Now()
-				if _, err := c.GetUser(context.Background(), req); err != nil {
+				ctx, cancel := context.Background(), context.CancelFunc(func() {})
+				if deadline > 0 {
+					ctx, cancel = context.WithTimeout(ctx, deadline)
+				}
+				_, err := c.GetUser(ctx, req)
+				cancel()
+				if err != nil {
 					errs.Add(1)
 					continue
 				}

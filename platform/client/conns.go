@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/tremolo-dev/tremolo/platform/apierror"
+	"github.com/tremolo-dev/tremolo/platform/auth"
 	"github.com/tremolo-dev/tremolo/platform/requestid"
 	"github.com/tremolo-dev/tremolo/platform/rpc"
 )
@@ -60,11 +61,13 @@ func (c *Conns) Conn(service string, methods []rpc.Method) (grpc.ClientConnInter
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithChainUnaryInterceptor(
 			requestid.UnaryClientInterceptor(),
+			auth.UnaryClientInterceptor(),
 			timeoutInterceptor(table),
 			apierror.UnaryClientInterceptor(),
 		),
 		grpc.WithChainStreamInterceptor(
 			requestid.StreamClientInterceptor(),
+			auth.StreamClientInterceptor(),
 			apierror.StreamClientInterceptor(),
 		),
 	}

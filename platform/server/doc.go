@@ -11,5 +11,5 @@
 // Every RPC, from gRPC or REST alike, passes the same interceptor chain:
 //
 //	request id -> per-service interceptors (metrics) -> error conversion
-//	           -> panic recovery -> method timeout -> handler
+//	           -> panic recovery -> caller's user (auth) -> method timeout -> handler
 package server

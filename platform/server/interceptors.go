@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/tremolo-dev/tremolo/platform/apierror"
+	"github.com/tremolo-dev/tremolo/platform/auth"
 	"github.com/tremolo-dev/tremolo/platform/requestid"
 	"github.com/tremolo-dev/tremolo/platform/rpc"
 )
@@ -30,11 +31,13 @@ func chain(logger *slog.Logger, table rpc.Table, services []Service) ([]grpc.Una
 	unary = append(unary,
 		apierror.UnaryServerInterceptor(logger),
 		recovery.UnaryServerInterceptor(onPanic),
+		auth.UnaryServerInterceptor(table),
 		timeoutUnary(table),
 	)
 	stream = append(stream,
 		apierror.StreamServerInterceptor(logger),
 		recovery.StreamServerInterceptor(onPanic),
+		auth.StreamServerInterceptor(table),
 		timeoutStream(table),
 	)
 	return unary, stream

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -13,11 +14,13 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/emptypb"
 
+	"github.com/tremolo-dev/tremolo/platform/auth"
 	"github.com/tremolo-dev/tremolo/platform/metrics"
 	"github.com/tremolo-dev/tremolo/platform/rpc"
 )
@@ -52,12 +55,19 @@ var testDesc = grpc.ServiceDesc{
 	Methods: []grpc.MethodDesc{
 		unaryHandler(testService{}.sleep, "Sleep"),
 		unaryHandler(func(context.Context, *emptypb.Empty) (*emptypb.Empty, error) { panic("boom") }, "Panic"),
+		unaryHandler(func(ctx context.Context, _ *emptypb.Empty) (*emptypb.Empty, error) {
+			if id, ok := auth.UserID(ctx); !ok || id != 42 {
+				return nil, fmt.Errorf("handler saw user %d, %v", id, ok)
+			}
+			return &emptypb.Empty{}, nil
+		}, "WhoAmI"),
 	},
 }
 
 var testMethods = []rpc.Method{
-	{FullMethod: "/test.v1.Test/Sleep", Type: rpc.Unary, Timeout: 300 * time.Millisecond},
-	{FullMethod: "/test.v1.Test/Panic", Type: rpc.Unary, Timeout: time.Second},
+	{FullMethod: "/test.v1.Test/Sleep", Type: rpc.Unary, Timeout: 300 * time.Millisecond, Auth: rpc.AuthPublic},
+	{FullMethod: "/test.v1.Test/Panic", Type: rpc.Unary, Timeout: time.Second, Auth: rpc.AuthPublic},
+	{FullMethod: "/test.v1.Test/WhoAmI", Type: rpc.Unary, Timeout: time.Second, Auth: rpc.AuthUser},
 }
 
 func startServer(t *testing.T, cfg Config) *Server {
@@ -235,5 +245,25 @@ func TestMethodTimeoutAgainstCallerDeadline(t *testing.T) {
 		if status.Code(err) != codes.DeadlineExceeded || time.Since(start) > tc.maxElapsed {
 			t.Fatalf("caller deadline %v: err %v after %v", tc.caller, err, time.Since(start))
 		}
+	}
+}
+
+// Methods declared AUTH_USER refuse calls without a user; the user the edge
+// verified reaches the handler.
+func TestAuthUserMethods(t *testing.T) {
+	s := startServer(t, loopback())
+	cc := dial(t, s)
+	var out emptypb.Empty
+	err := cc.Invoke(context.Background(), "/test.v1.Test/WhoAmI", &emptypb.Empty{}, &out)
+	if status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("without a user: %v; want Unauthenticated", err)
+	}
+	ctx := metadata.AppendToOutgoingContext(context.Background(), auth.MetadataKey, "42")
+	if err := cc.Invoke(ctx, "/test.v1.Test/WhoAmI", &emptypb.Empty{}, &out); err != nil {
+		t.Fatalf("with user 42: %v", err)
+	}
+	ctx = metadata.AppendToOutgoingContext(context.Background(), auth.MetadataKey, "not-a-number")
+	if err := cc.Invoke(ctx, "/test.v1.Test/WhoAmI", &emptypb.Empty{}, &out); status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("with a malformed user id: %v; want Unauthenticated", err)
 	}
 }

@@ -1,0 +1,118 @@
+// Package auth carries the verified caller through a request: the edge
+// verifies the app's token and puts the user id in the context; the platform's
+// clients send it to services as gRPC metadata; servers read it back and
+// refuse methods declared AUTH_USER (tremolo.options.v1.MethodRules.auth)
+// when it is missing.
+//
+// Services trust the metadata: only the edge, which verified a token, sets
+// it. That makes the service network a trust boundary; services must not be
+// exposed to the app directly (the edge refuses AUTH_INTERNAL methods).
+package auth
+
+import (
+	"context"
+	"strconv"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/tremolo-dev/tremolo/platform/apierror"
+	"github.com/tremolo-dev/tremolo/platform/rpc"
+)
+
+// MetadataKey is the gRPC metadata key of the verified user id.
+const MetadataKey = "x-tremolo-user-id"
+
+type ctxKey struct{}
+
+// WithUser returns ctx carrying the verified user id. Calls made with it
+// through the platform's clients carry the id to the callee.
+func WithUser(ctx context.Context, userID int64) context.Context {
+	return context.WithValue(ctx, ctxKey{}, userID)
+}
+
+// UserID returns the verified user of the request, if there is one.
+func UserID(ctx context.Context) (int64, bool) {
+	id, ok := ctx.Value(ctxKey{}).(int64)
+	return id, ok && id > 0
+}
+
+// Require returns the verified user, or the platform's UNAUTHENTICATED
+// error for a handler that needs one.
+func Require(ctx context.Context) (int64, error) {
+	if id, ok := UserID(ctx); ok {
+		return id, nil
+	}
+	return 0, apierror.Platform(codes.Unauthenticated).Err()
+}
+
+func fromIncoming(ctx context.Context) (int64, bool) {
+	v := metadata.ValueFromIncomingContext(ctx, MetadataKey)
+	if len(v) != 1 {
+		return 0, false
+	}
+	id, err := strconv.ParseInt(v[0], 10, 64)
+	return id, err == nil && id > 0
+}
+
+// UnaryServerInterceptor puts the caller's user id from the metadata into the
+// handler's context, and refuses AUTH_USER methods of table without one.
+func UnaryServerInterceptor(table rpc.Table) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		ctx, err := serverContext(ctx, table, info.FullMethod)
+		if err != nil {
+			return nil, err
+		}
+		return handler(ctx, req)
+	}
+}
+
+// StreamServerInterceptor is UnaryServerInterceptor for streams.
+func StreamServerInterceptor(table rpc.Table) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		ctx, err := serverContext(ss.Context(), table, info.FullMethod)
+		if err != nil {
+			return err
+		}
+		return handler(srv, &stream{ServerStream: ss, ctx: ctx})
+	}
+}
+
+func serverContext(ctx context.Context, table rpc.Table, method string) (context.Context, error) {
+	if id, ok := fromIncoming(ctx); ok {
+		return WithUser(ctx, id), nil
+	}
+	if m, ok := table[method]; ok && m.Auth == rpc.AuthUser {
+		return nil, apierror.Platform(codes.Unauthenticated).Err()
+	}
+	return ctx, nil
+}
+
+type stream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s *stream) Context() context.Context { return s.ctx }
+
+// UnaryClientInterceptor sends the user of ctx to the callee.
+func UnaryClientInterceptor() grpc.UnaryClientInterceptor {
+	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		return invoker(outgoing(ctx), method, req, reply, cc, opts...)
+	}
+}
+
+// StreamClientInterceptor sends the user of ctx to the callee.
+func StreamClientInterceptor() grpc.StreamClientInterceptor {
+	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+		return streamer(outgoing(ctx), desc, cc, method, opts...)
+	}
+}
+
+func outgoing(ctx context.Context) context.Context {
+	if id, ok := UserID(ctx); ok {
+		return metadata.AppendToOutgoingContext(ctx, MetadataKey, strconv.FormatInt(id, 10))
+	}
+	return ctx
+}

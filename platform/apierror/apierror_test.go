@@ -231,3 +231,28 @@ func TestOutOfRangeCode(t *testing.T) {
 		t.Fatalf("with ErrorInfo: got %+v, %v", e, ok)
 	}
 }
+
+// A store call cut short by the method's deadline is a deadline, not an
+// internal failure, even when the service wrapped it in Internal.
+func TestInternalKeepsContextCauses(t *testing.T) {
+	if c := Internal(fmt.Errorf("query: %w", context.DeadlineExceeded)).Spec().Code; c != codes.DeadlineExceeded {
+		t.Fatalf("Internal(deadline) = %v", c)
+	}
+	if c := Internal(context.Canceled).Spec().Code; c != codes.Canceled {
+		t.Fatalf("Internal(canceled) = %v", c)
+	}
+}
+
+// Text a server adds while wrapping a downstream status, and the insides of
+// transport failures, stay out of what the caller receives.
+func TestWrappedAndTransportStatusesDoNotLeak(t *testing.T) {
+	downstream := status.Error(codes.NotFound, "no such row")
+	st := ToStatus(fmt.Errorf("calling db at 10.0.0.5: %w", downstream), "")
+	if st.Message() != "no such row" {
+		t.Fatalf("wrapped status message = %q", st.Message())
+	}
+	st = ToStatus(status.Error(codes.Unavailable, "dial tcp 10.0.0.5:9000: connection refused"), "")
+	if strings.Contains(st.Message(), "10.0.0.5") || st.Code() != codes.Unavailable {
+		t.Fatalf("transport failure sent as %v %q", st.Code(), st.Message())
+	}
+}

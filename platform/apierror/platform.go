@@ -1,6 +1,8 @@
 package apierror
 
 import (
+	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 
@@ -25,8 +27,19 @@ func Platform(c codes.Code) *Spec {
 }
 
 // Internal returns the error that stands for any failure a caller must not
-// see the details of; cause is kept for the server's log.
-func Internal(cause error) *Error { return Platform(codes.Internal).Err().WithCause(cause) }
+// see the details of; cause is kept for the server's log. A cause that is
+// (or wraps) a context's deadline or cancellation is reported as such
+// (DEADLINE_EXCEEDED, CANCELLED): a store call cut short by the method's
+// timeout is not an internal failure.
+func Internal(cause error) *Error {
+	switch {
+	case errors.Is(cause, context.DeadlineExceeded):
+		return Platform(codes.DeadlineExceeded).Err().WithCause(cause)
+	case errors.Is(cause, context.Canceled):
+		return Platform(codes.Canceled).Err().WithCause(cause)
+	}
+	return Platform(codes.Internal).Err().WithCause(cause)
+}
 
 // platformSpecs holds one spec per non-OK gRPC code, indexed by code-1.
 var platformSpecs = func() []*Spec {

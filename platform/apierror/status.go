@@ -1,7 +1,6 @@
 package apierror
 
 import (
-	"context"
 	"errors"
 	"strconv"
 	"strings"
@@ -90,16 +89,10 @@ func asError(err error) *Error {
 	if errors.As(err, &e) {
 		return e
 	}
-	if st, ok := status.FromError(err); ok {
+	if st, ok := innerStatus(err); ok {
 		return fromStatus(st)
 	}
-	switch {
-	case errors.Is(err, context.DeadlineExceeded):
-		return Platform(codes.DeadlineExceeded).Err().WithCause(err)
-	case errors.Is(err, context.Canceled):
-		return Platform(codes.Canceled).Err().WithCause(err)
-	}
-	return Internal(err)
+	return Internal(err) // also maps context errors
 }
 
 // FromError returns the *Error err is or wraps, or rebuilds one from a gRPC
@@ -115,11 +108,24 @@ func FromError(err error) (*Error, bool) {
 	if errors.As(err, &e) {
 		return e, true
 	}
-	st, ok := status.FromError(err)
+	st, ok := innerStatus(err)
 	if !ok {
 		return nil, false
 	}
 	return fromStatus(st), true
+}
+
+// innerStatus finds the gRPC status err is or wraps. Unlike
+// status.FromError, whose message for a wrapped status is the whole error
+// text (wrapping included), it keeps the status's own message, so text a
+// server added while wrapping never reaches the caller.
+func innerStatus(err error) (*status.Status, bool) {
+	var se interface{ GRPCStatus() *status.Status }
+	if !errors.As(err, &se) {
+		return nil, false
+	}
+	st := se.GRPCStatus()
+	return st, st != nil
 }
 
 func fromStatus(st *status.Status) *Error {
@@ -133,6 +139,11 @@ func fromStatus(st *status.Status) *Error {
 	}
 	info := errorInfo(st)
 	if info == nil {
+		if serverSide(p.Code) {
+			// A transport or server failure without ErrorInfo ("dial tcp
+			// 10.0.0.5:9000: connection refused"): its text is for logs.
+			return &Error{spec: p, message: p.Message, cause: st.Err()}
+		}
 		return &Error{spec: p, message: st.Message()}
 	}
 	spec, found := Default.Lookup(info.GetDomain(), info.GetReason())
@@ -159,6 +170,16 @@ func fromStatus(st *status.Status) *Error {
 		meta[k] = v
 	}
 	return &Error{spec: spec, message: st.Message(), metadata: meta}
+}
+
+// serverSide reports codes whose plain-status messages describe the
+// server's or network's insides rather than the request.
+func serverSide(c codes.Code) bool {
+	switch c {
+	case codes.Unknown, codes.Internal, codes.Unavailable, codes.DataLoss:
+		return true
+	}
+	return false
 }
 
 func errorInfo(st *status.Status) *errdetails.ErrorInfo {

@@ -4,12 +4,15 @@ import (
 	"context"
 	"net/http"
 	"net/textproto"
+	"strconv"
+	"strings"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/tremolo-dev/tremolo/platform/apierror"
+	"github.com/tremolo-dev/tremolo/platform/auth"
 	"github.com/tremolo-dev/tremolo/platform/requestid"
 )
 
@@ -22,10 +25,15 @@ func NewGateway() *runtime.ServeMux {
 		runtime.WithErrorHandler(writeError),
 		runtime.WithIncomingHeaderMatcher(incomingHeader),
 		runtime.WithMetadata(func(ctx context.Context, r *http.Request) metadata.MD {
+			md := metadata.MD{}
 			if id := requestid.FromContext(ctx); id != "" {
-				return metadata.Pairs(requestid.Key, id)
+				md.Set(requestid.Key, id)
 			}
-			return nil
+			// Only a user verified by auth.Middleware travels on.
+			if id, ok := auth.UserID(ctx); ok {
+				md.Set(auth.MetadataKey, strconv.FormatInt(id, 10))
+			}
+			return md
 		}),
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{
 			Marshaler: &runtime.JSONPb{
@@ -37,14 +45,18 @@ func NewGateway() *runtime.ServeMux {
 }
 
 // incomingHeader passes Accept-Language on as gRPC metadata (for localized
-// error messages) besides grpc-gateway's defaults. The request id goes
-// through WithMetadata from the context, where requestid.Middleware put a
-// validated one.
+// error messages) and the standard HTTP headers under grpc-gateway's
+// "grpcgateway-" prefix. Unlike grpc-gateway's default it drops
+// "Grpc-Metadata-*" headers: they would let an HTTP client set any metadata,
+// including the verified user id services trust. The request id and the
+// user go through WithMetadata, from the context, where the middlewares put
+// validated values.
 func incomingHeader(key string) (string, bool) {
-	switch textproto.CanonicalMIMEHeaderKey(key) {
-	case "Accept-Language":
+	key = textproto.CanonicalMIMEHeaderKey(key)
+	if key == "Accept-Language" {
 		return apierror.AcceptLanguageKey, true
-	case requestid.Header:
+	}
+	if strings.HasPrefix(key, "Grpc-Metadata-") || key == requestid.Header {
 		return "", false
 	}
 	return runtime.DefaultHeaderMatcher(key)

@@ -29,21 +29,14 @@ type Params struct {
 	Gatherer   prometheus.Gatherer
 	Services   []Service `group:"tremolo.services"`
 	Handlers   []Handler `group:"tremolo.http.handlers"`
+	Local      *LocalAddress
 	Lifecycle  fx.Lifecycle
 	Shutdowner fx.Shutdowner
 }
 
-// Result is what the module provides.
-type Result struct {
-	fx.Out
-
-	Server *Server
-	Local  client.Local
-}
-
 // NewFx builds the Server for fx, starting and stopping it with the app; a
 // failing listener shuts the app down with exit code 1.
-func NewFx(p Params) (Result, error) {
+func NewFx(p Params) (*Server, error) {
 	handlers := make(map[string]http.Handler, len(p.Handlers))
 	for _, h := range p.Handlers {
 		handlers[h.Pattern] = h.Handler
@@ -51,6 +44,7 @@ func NewFx(p Params) (Result, error) {
 	s, err := New(p.Config, p.Logger, p.Services, Options{
 		Gatherer: p.Gatherer,
 		Handlers: handlers,
+		Local:    p.Local,
 		OnServeError: func(err error) {
 			if serr := p.Shutdowner.Shutdown(fx.ExitCode(1)); serr != nil {
 				p.Logger.Error("server: shutting down after a serve error", slog.Any("error", serr))
@@ -58,15 +52,21 @@ func NewFx(p Params) (Result, error) {
 		},
 	})
 	if err != nil {
-		return Result{}, err
+		return nil, err
 	}
 	p.Lifecycle.Append(fx.StartStopHook(s.Start, s.Stop))
-	return Result{Server: s, Local: s.LocalAddr}, nil
+	return s, nil
 }
 
 // Module runs the Server. It needs a Config, a *slog.Logger and a
-// prometheus.Gatherer (see platform/app, which supplies all three).
+// prometheus.Gatherer (see platform/app, which supplies all three). It also
+// provides the client.Local through which services of this process call each
+// other.
 var Module = fx.Module("tremolo.server",
-	fx.Provide(NewFx),
+	fx.Provide(
+		NewFx,
+		NewLocalAddress,
+		func(a *LocalAddress) client.Local { return a.Wait },
+	),
 	fx.Invoke(func(*Server) {}),
 )

@@ -39,7 +39,7 @@ type Server struct {
 	http    *http.Server
 
 	ready     atomic.Bool
-	listening chan struct{} // closed once both listeners are bound
+	local     *LocalAddress // set once both listeners are bound
 	grpcAddr  net.Addr
 	httpAddr  net.Addr
 	self      *grpc.ClientConn
@@ -55,6 +55,8 @@ type Options struct {
 	OnServeError func(error)
 	// Handlers are extra HTTP handlers by ServeMux pattern ("/douyin/").
 	Handlers map[string]http.Handler
+	// Local receives the gRPC address once the server listens; nil makes one.
+	Local *LocalAddress
 }
 
 // New builds the servers for services; nothing listens until Start.
@@ -80,7 +82,10 @@ func New(cfg Config, logger *slog.Logger, services []Service, opts Options) (*Se
 		health:    health.NewServer(),
 		gateway:   NewGateway(),
 		mux:       http.NewServeMux(),
-		listening: make(chan struct{}),
+		local:     opts.Local,
+	}
+	if s.local == nil {
+		s.local = NewLocalAddress()
 	}
 	for _, svc := range services {
 		s.grpc.RegisterService(svc.Desc, svc.Impl)
@@ -159,7 +164,7 @@ func (s *Server) Start(ctx context.Context) error {
 		}
 		return nil
 	})
-	close(s.listening)
+	s.local.Set(dialable(s.grpcAddr))
 	for _, svc := range s.services {
 		s.health.SetServingStatus(svc.Desc.ServiceName, healthpb.HealthCheckResponse_SERVING)
 	}
@@ -224,15 +229,8 @@ func (s *Server) GRPCAddr() net.Addr { return s.grpcAddr }
 func (s *Server) HTTPAddr() net.Addr { return s.httpAddr }
 
 // LocalAddr waits until the server listens and returns a dialable gRPC
-// address; it is the client.Local of the process.
-func (s *Server) LocalAddr(ctx context.Context) (string, error) {
-	select {
-	case <-s.listening:
-		return dialable(s.grpcAddr), nil
-	case <-ctx.Done():
-		return "", fmt.Errorf("server: waiting for the local gRPC server: %w", ctx.Err())
-	}
-}
+// address.
+func (s *Server) LocalAddr(ctx context.Context) (string, error) { return s.local.Wait(ctx) }
 
 // dialable turns a wildcard listen address into a loopback one.
 func dialable(a net.Addr) string {

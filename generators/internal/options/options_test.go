@@ -24,7 +24,7 @@ service UserService {
   option (tremolo.options.v1.service) = {default_timeout: {seconds: 2} default_auth: AUTH_PUBLIC default_latency_buckets: [0.1, 1]};
   rpc Get(M) returns (M) {
     option (google.api.http) = {get: "/v1/m"};
-    option (tremolo.options.v1.method) = {timeout: {nanos: 250000000} auth: AUTH_INTERNAL idempotent: true rate_class: "read" latency_buckets: [1, 2]};
+    option (tremolo.options.v1.method) = {timeout: {nanos: 250000000} auth: AUTH_USER idempotent: true rate_class: "read" latency_buckets: [1, 2]};
   }
   rpc Put(M) returns (stream M);
 }
@@ -101,7 +101,7 @@ func TestReader(t *testing.T) {
 	want := summary{
 		Name: "user",
 		Methods: []methodSummary{
-			{"/example.user.v1.UserService/Get", options.Unary, 250 * time.Millisecond, options.AuthInternal, true, "read", []float64{1, 2}, true},
+			{"/example.user.v1.UserService/Get", options.Unary, 250 * time.Millisecond, options.AuthUser, true, "read", []float64{1, 2}, true},
 			{"/example.user.v1.UserService/Put", options.ServerStream, 2 * time.Second, options.AuthPublic, false, "", []float64{0.1, 1}, false},
 		},
 		Errors: []errorSummary{

@@ -258,6 +258,12 @@ func (r *Reader) method(f *protogen.File, svc *Service, m *protogen.Method, defT
 		probs.Add(&Error{File: el.File, Kind: el.Kind, Name: el.Name, Problem: "option (google.api.http): " + err.Error()})
 	}
 	meth.HTTP = http
+	if http && meth.Auth == AuthInternal {
+		// A REST binding would serve an internal method to anyone who can
+		// reach the HTTP port, outside the edge's checks.
+		probs.Add(&Error{File: el.File, Kind: el.Kind, Name: el.Name,
+			Problem: "option (google.api.http): an AUTH_INTERNAL method must not have an HTTP binding (only other services may call it)"})
+	}
 	if err := probs.Err(); err != nil {
 		return nil, err
 	}

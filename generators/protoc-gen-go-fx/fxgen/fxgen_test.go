@@ -149,6 +149,22 @@ func TestBadInput(t *testing.T) {
 				"bad.proto: method bad.v1.S.Put: option (tremolo.options.v1.method).auth: 9 is not a tremolo.options.v1.Auth",
 		},
 		{
+			name: "internal method with a REST binding",
+			files: map[string]string{"bad.proto": `syntax = "proto3";
+				package bad.v1;
+				import "google/api/annotations.proto";
+				import "tremolo/options/v1/options.proto";
+				option go_package = "example.com/bad/v1;badv1";
+				message M {}
+				service S {
+					rpc Get(M) returns (M) {
+						option (google.api.http) = {get: "/v1/m"};
+						option (tremolo.options.v1.method) = {auth: AUTH_INTERNAL};
+					}
+				}`},
+			want: "bad.proto: method bad.v1.S.Get: option (google.api.http): an AUTH_INTERNAL method must not have an HTTP binding (only other services may call it)",
+		},
+		{
 			name:  "unknown parameter",
 			files: map[string]string{"bad.proto": header},
 			param: "standalone=true",

@@ -1,5 +1,5 @@
 # The README's commands. Each installs what it needs first.
-.PHONY: run test generate gazelle bench
+.PHONY: run test generate gazelle
 
 # Run the Douyin backend in one process on the embedded defaults.
 run:

@@ -1,11 +1,13 @@
 // Package app assembles a Tremolo process: the platform's runtime modules,
 // the configuration read from flags and environment, and the run loop.
 //
-// A service binary is a few lines:
+// A service binary is a few lines (services/user/cmd/user):
 //
 //	func main() {
 //		var cfg user.Config
-//		app.Main("user", []config.Flags{&cfg}, fx.Supply(cfg), user.Module)
+//		app.Main("user", []config.Flags{&cfg}, func(app.Config) fx.Option {
+//			return fx.Options(fx.Supply(cfg), user.Module) // cfg is parsed by now
+//		})
 //	}
 package app
 
@@ -17,6 +19,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"go.uber.org/fx"
 
@@ -52,9 +55,12 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 // needs the parts of Config supplied (Options does that).
 var Runtime = fx.Options(logging.Module, metrics.Module, server.Module, client.Module)
 
-// Options supplies cfg's parts and the Runtime.
+// Options supplies cfg's parts and the Runtime. The app's stop timeout
+// leaves room for the server's drain delay and graceful stop, so that hooks
+// after it (closing databases) still run.
 func Options(cfg Config) fx.Option {
-	return fx.Options(fx.Supply(cfg, cfg.Log, cfg.Server, cfg.Client), Runtime)
+	stop := cfg.Server.DrainDelay + cfg.Server.ShutdownTimeout + 5*time.Second
+	return fx.Options(fx.Supply(cfg, cfg.Log, cfg.Server, cfg.Client), Runtime, fx.StopTimeout(stop))
 }
 
 // Parse reads the platform's configuration and each of cfgs from args and
@@ -67,8 +73,9 @@ func Parse(program string, args []string, cfgs ...config.Flags) (Config, error) 
 
 // Main parses the command line into the platform's configuration and cfgs,
 // runs an fx app of the Runtime plus opts until SIGINT or SIGTERM, and exits
-// with its status: 2 for bad configuration, 1 for a failed start or a
-// failure while running.
+// with its status: 2 when the command line or environment cannot be parsed,
+// 1 when the app cannot be built or started (including values that parse
+// but are refused, such as a short -jwt-key) or fails while running.
 func Main(program string, cfgs []config.Flags, opts func(Config) fx.Option) {
 	cfg, err := Parse(program, os.Args[1:], cfgs...)
 	if errors.Is(err, flag.ErrHelp) {

@@ -62,14 +62,14 @@ func New() string {
 	return prefix + "-" + strconv.FormatUint(counter.Add(1), 16)
 }
 
-// valid accepts caller-supplied ids of printable ASCII without spaces, so a
-// caller cannot inject line breaks or quotes into logs.
+// valid accepts caller-supplied ids of printable ASCII without spaces,
+// quotes or backslashes, so a caller cannot break log lines or formats.
 func valid(id string) bool {
 	if id == "" || len(id) > maxLen {
 		return false
 	}
 	for i := 0; i < len(id); i++ {
-		if c := id[i]; c <= ' ' || c > '~' {
+		if c := id[i]; c <= ' ' || c > '~' || c == '"' || c == '\\' || c == '\'' {
 			return false
 		}
 	}

@@ -22,6 +22,7 @@ func TestMiddlewareKeepsValidAndReplacesBadIDs(t *testing.T) {
 		{"", false},
 		{"has space", false},
 		{"line\nbreak", false},
+		{`quo"te`, false},
 		{strings.Repeat("x", 129), false},
 	} {
 		rec := httptest.NewRecorder()

@@ -103,7 +103,11 @@ func New(cfg Config, logger *slog.Logger, services []Service, opts Options) (*Se
 	for pattern, h := range opts.Handlers {
 		s.mux.Handle(pattern, h)
 	}
-	s.mux.Handle("/", s.gateway)
+	var gateway http.Handler = s.gateway
+	if cfg.MaxBodyBytes > 0 {
+		gateway = http.MaxBytesHandler(gateway, cfg.MaxBodyBytes)
+	}
+	s.mux.Handle("/", gateway)
 	s.http = &http.Server{
 		Handler:           requestid.Middleware(s.mux),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -188,11 +192,17 @@ func (s *Server) serve(name string, run func() error) {
 	}()
 }
 
-// Stop reports not-ready, then stops both servers gracefully until ctx's
-// deadline and forcefully after it.
+// Stop reports not-ready, keeps serving for the drain delay, then stops
+// both servers gracefully until ctx's deadline and forcefully after it.
 func (s *Server) Stop(ctx context.Context) error {
 	s.ready.Store(false)
 	s.health.Shutdown()
+	if s.cfg.DrainDelay > 0 {
+		select {
+		case <-time.After(s.cfg.DrainDelay):
+		case <-ctx.Done():
+		}
+	}
 	if s.cfg.ShutdownTimeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, s.cfg.ShutdownTimeout)

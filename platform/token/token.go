@@ -58,42 +58,60 @@ func (c Config) LoadKey() ([]byte, error) {
 	if c.KeyFile == "" {
 		return nil, errors.New("token: neither -jwt-key nor -jwt-key-file is set")
 	}
-	key, err := os.ReadFile(c.KeyFile)
-	if errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(c.KeyFile); errors.Is(err, os.ErrNotExist) {
 		return createKeyFile(c.KeyFile)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("token: reading key: %w", err)
-	}
-	if len(key) < MinKeyLen {
-		return nil, fmt.Errorf("token: key file %s holds %d bytes; at least %d are needed", c.KeyFile, len(key), MinKeyLen)
-	}
-	return key, nil
+	return readKeyFile(c.KeyFile)
 }
 
+// createKeyFile writes a random key to path atomically: a temporary file
+// is written and synced, then hard-linked into place, which fails if another
+// process got there first; the loser then reads the winner's key. A crash
+// never leaves an empty or partial key file behind.
 func createKeyFile(path string) ([]byte, error) {
 	raw := make([]byte, 48)
 	_, _ = rand.Read(raw)
 	key := []byte(fmt.Sprintf("%x", raw))
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("token: creating key directory: %w", err)
 	}
-	// O_EXCL: when two processes race to create the key, one wins and the
-	// other reads the winner's key.
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, os.ErrExist) {
-		time.Sleep(50 * time.Millisecond)
-		return Config{KeyFile: path}.LoadKey()
-	}
+	tmp, err := os.CreateTemp(dir, ".jwt-key-*")
 	if err != nil {
 		return nil, fmt.Errorf("token: creating key file: %w", err)
 	}
-	if _, err := f.Write(key); err != nil {
-		_ = f.Close()
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		_ = tmp.Close()
+		return nil, fmt.Errorf("token: creating key file: %w", err)
+	}
+	if _, err := tmp.Write(key); err != nil {
+		_ = tmp.Close()
 		return nil, fmt.Errorf("token: writing key file: %w", err)
 	}
-	if err := f.Close(); err != nil {
+	if err := tmp.Sync(); err != nil {
+		_ = tmp.Close()
 		return nil, fmt.Errorf("token: writing key file: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return nil, fmt.Errorf("token: writing key file: %w", err)
+	}
+	if err := os.Link(tmp.Name(), path); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return readKeyFile(path)
+		}
+		return nil, fmt.Errorf("token: placing key file: %w", err)
+	}
+	return key, nil
+}
+
+func readKeyFile(path string) ([]byte, error) {
+	key, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("token: reading key: %w", err)
+	}
+	if len(key) < MinKeyLen {
+		return nil, fmt.Errorf("token: key file %s holds %d bytes; at least %d are needed", path, len(key), MinKeyLen)
 	}
 	return key, nil
 }

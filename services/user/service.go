@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 
 	userv1 "github.com/tremolo-dev/tremolo/gen/douyin/user/v1"
 	"github.com/tremolo-dev/tremolo/platform/apierror"
@@ -32,6 +35,10 @@ type Service struct {
 	signer *token.Signer
 	ids    *ids.Generator
 	hash   password.Params
+	// hashing bounds concurrent argon2id computations: each takes ~20 MiB
+	// and ~25 ms of a core, and register and login are public, so without a
+	// bound a burst of them could exhaust memory.
+	hashing chan struct{}
 	// dummyHash is checked against when a name is unknown, so that a login
 	// for a missing user costs as much as one with a wrong password and
 	// does not reveal which names exist.
@@ -45,22 +52,51 @@ func New(st *store.Store, signer *token.Signer, gen *ids.Generator) *Service {
 
 // NewWithParams is New with other argon2id costs (tests use cheap ones).
 func NewWithParams(st *store.Store, signer *token.Signer, gen *ids.Generator, p password.Params) *Service {
-	return &Service{store: st, signer: signer, ids: gen, hash: p, dummyHash: password.Hash("tremolo-dummy", p)}
+	return &Service{
+		store: st, signer: signer, ids: gen, hash: p,
+		hashing:   make(chan struct{}, max(runtime.GOMAXPROCS(0), 1)),
+		dummyHash: password.Hash("tremolo-dummy", p),
+	}
 }
 
-// validName accepts 1-32 characters of valid UTF-8 without control
-// characters or surrounding spaces.
-func validName(s string, maxLen int) bool {
+// withHashSlot runs f once a hashing slot is free, or fails with the
+// context's error (DEADLINE_EXCEEDED when the method's timeout passes while
+// waiting: the caller may retry).
+func (s *Service) withHashSlot(ctx context.Context, f func()) error {
+	select {
+	case s.hashing <- struct{}{}:
+	case <-ctx.Done():
+		return apierror.Internal(fmt.Errorf("user: waiting to hash a password: %w", ctx.Err()))
+	}
+	defer func() { <-s.hashing }()
+	f()
+	return nil
+}
+
+// normalizeName returns the stored form of a user name (Unicode NFC, so
+// that "é" typed two ways is one name) and whether it is acceptable: 1-32
+// printable characters, no invisible formatting characters (zero-width
+// spaces, bidi overrides), no space at either end.
+func normalizeName(s string) (string, bool) {
+	if !utf8.ValidString(s) {
+		return "", false
+	}
+	s = norm.NFC.String(s)
 	n := utf8.RuneCountInString(s)
-	if n == 0 || n > maxLen || !utf8.ValidString(s) {
-		return false
+	if n == 0 || n > MaxNameLen {
+		return "", false
 	}
 	for _, r := range s {
-		if unicode.IsControl(r) {
-			return false
+		if !unicode.IsPrint(r) && r != ' ' || unicode.Is(unicode.Cf, r) {
+			return "", false
 		}
 	}
-	return s[0] != ' ' && s[len(s)-1] != ' '
+	first, _ := utf8.DecodeRuneInString(s)
+	last, _ := utf8.DecodeLastRuneInString(s)
+	if unicode.IsSpace(first) || unicode.IsSpace(last) {
+		return "", false
+	}
+	return s, true
 }
 
 func validPassword(s string) bool {
@@ -71,7 +107,8 @@ func validPassword(s string) bool {
 // Register creates an account. Nothing is written unless the whole request
 // is valid, and a taken name leaves the table unchanged.
 func (s *Service) Register(ctx context.Context, req *userv1.RegisterRequest) (*userv1.RegisterResponse, error) {
-	if !validName(req.GetUsername(), MaxNameLen) {
+	name, ok := normalizeName(req.GetUsername())
+	if !ok {
 		return nil, userv1.ErrorInvalidUsername("")
 	}
 	if !validPassword(req.GetPassword()) {
@@ -81,7 +118,11 @@ func (s *Service) Register(ctx context.Context, req *userv1.RegisterRequest) (*u
 	if err != nil {
 		return nil, apierror.Internal(fmt.Errorf("user: new id: %w", err))
 	}
-	u := store.User{ID: id, Name: req.GetUsername(), PasswordHash: password.Hash(req.GetPassword(), s.hash), CreatedAt: time.Now()}
+	var hash string
+	if err := s.withHashSlot(ctx, func() { hash = password.Hash(req.GetPassword(), s.hash) }); err != nil {
+		return nil, err
+	}
+	u := store.User{ID: id, Name: name, PasswordHash: hash, CreatedAt: time.Now()}
 	if err := s.store.Create(ctx, u); err != nil {
 		if errors.Is(err, store.ErrNameTaken) {
 			return nil, userv1.ErrorNameTaken("")
@@ -98,10 +139,11 @@ func (s *Service) Register(ctx context.Context, req *userv1.RegisterRequest) (*u
 // Login checks a name and password. A wrong password and an unknown name
 // give the same error.
 func (s *Service) Login(ctx context.Context, req *userv1.LoginRequest) (*userv1.LoginResponse, error) {
-	if !validName(req.GetUsername(), MaxNameLen) || !validPassword(req.GetPassword()) {
+	name, ok := normalizeName(req.GetUsername())
+	if !ok || !validPassword(req.GetPassword()) {
 		return nil, userv1.ErrorWrongCredentials("")
 	}
-	u, err := s.store.ByName(ctx, req.GetUsername())
+	u, err := s.store.ByName(ctx, name)
 	stored := u.PasswordHash
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -109,7 +151,10 @@ func (s *Service) Login(ctx context.Context, req *userv1.LoginRequest) (*userv1.
 	case err != nil:
 		return nil, apierror.Internal(fmt.Errorf("user: login %q: %w", req.GetUsername(), err))
 	}
-	ok, cerr := password.Check(req.GetPassword(), stored)
+	var cerr error
+	if err := s.withHashSlot(ctx, func() { ok, cerr = password.Check(req.GetPassword(), stored) }); err != nil {
+		return nil, err
+	}
 	if cerr != nil {
 		return nil, apierror.Internal(fmt.Errorf("user: stored hash of %d: %w", u.ID, cerr))
 	}
@@ -140,13 +185,11 @@ func (s *Service) GetUser(ctx context.Context, req *userv1.GetUserRequest) (*use
 
 // BatchGetUsers returns up to MaxBatch profiles in one query.
 func (s *Service) BatchGetUsers(ctx context.Context, req *userv1.BatchGetUsersRequest) (*userv1.BatchGetUsersResponse, error) {
-	ids := slices.Clone(req.GetUserIds())
-	slices.Sort(ids)
-	ids = slices.Compact(ids)
+	ids := req.GetUserIds()
 	if len(ids) > MaxBatch {
 		return nil, userv1.ErrorTooManyIds("")
 	}
-	if len(ids) > 0 && ids[0] <= 0 {
+	if slices.ContainsFunc(ids, func(id int64) bool { return id <= 0 }) {
 		return nil, userv1.ErrorInvalidUserId("")
 	}
 	found, err := s.store.ByIDs(ctx, ids)

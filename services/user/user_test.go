@@ -99,7 +99,10 @@ func TestRegisterLoginGet(t *testing.T) {
 		if err != nil || got.User.Name != "douyin-fan" || got.User.Id != reg.UserId || got.User.CreatedAt == 0 {
 			t.Fatalf("get = %v, %v", got, err)
 		}
-		other, _ := e.grpc.Register(ctx, &userv1.RegisterRequest{Username: "second", Password: "x"})
+		other, err := e.grpc.Register(ctx, &userv1.RegisterRequest{Username: "second", Password: "x"})
+		if err != nil {
+			t.Fatal(err)
+		}
 		batch, err := e.grpc.BatchGetUsers(ctx, &userv1.BatchGetUsersRequest{UserIds: []int64{reg.UserId, other.UserId, reg.UserId, 12345}})
 		if err != nil || len(batch.Users) != 2 || batch.Users[other.UserId].GetName() != "second" {
 			t.Fatalf("batch = %v, %v", batch, err)
@@ -127,6 +130,19 @@ func TestBadInput(t *testing.T) {
 		wantErr(t, err, codes.InvalidArgument, userv1.IsInvalidPassword, 10102)
 		_, err = e.grpc.Register(ctx, &userv1.RegisterRequest{Username: "ok", Password: long})
 		wantErr(t, err, codes.InvalidArgument, userv1.IsInvalidPassword, 10102)
+		for _, bad := range []string{"alice\u200b", "\u202eevil", " padded", "padded\u3000", "tab\tname"} {
+			_, err = e.grpc.Register(ctx, &userv1.RegisterRequest{Username: bad, Password: "pw"})
+			wantErr(t, err, codes.InvalidArgument, userv1.IsInvalidUsername, 10101)
+		}
+		// One name, two Unicode spellings: stored in NFC, so they are the same account.
+		if _, err := e.grpc.Register(ctx, &userv1.RegisterRequest{Username: "jose\u0301", Password: "pw"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.grpc.Login(ctx, &userv1.LoginRequest{Username: "jos\u00e9", Password: "pw"}); err != nil {
+			t.Fatalf("login with the composed spelling: %v", err)
+		}
+		_, err = e.grpc.Register(ctx, &userv1.RegisterRequest{Username: "jos\u00e9", Password: "pw"})
+		wantErr(t, err, codes.AlreadyExists, userv1.IsNameTaken, 10103)
 		// 32 multi-byte characters are within the limit.
 		if _, err := e.grpc.Register(ctx, &userv1.RegisterRequest{Username: strings.Repeat("抖", 32), Password: "pw"}); err != nil {
 			t.Fatalf("32-character name refused: %v", err)
@@ -212,7 +228,7 @@ func httpDo(t *testing.T, method, url, body string, header ...string) (int, map[
 func TestREST(t *testing.T) {
 	backends(t, func(t *testing.T, e *env) {
 		code, body := httpDo(t, "POST", e.http+"/v1/users:register", `{"username":"rest-user","password":"pw"}`)
-		if code != 200 || body["token"] == "" {
+		if tok, _ := body["token"].(string); code != 200 || tok == "" {
 			t.Fatalf("register over REST: %d %v", code, body)
 		}
 		id := body["user_id"].(string) // proto3 JSON writes int64 as a string

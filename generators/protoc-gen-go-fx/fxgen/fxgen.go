@@ -87,8 +87,8 @@ func writeService(g *protogen.GeneratedFile, f *protogen.File, s *options.Servic
 
 	g.P("// ", methodsVar, " describes the methods of ", full, " as their")
 	g.P("// tremolo.options.v1 options declare them, with defaults resolved: the server")
-	g.P("// applies their timeouts, clients their timeouts and retry policy, the edge")
-	g.P("// their auth and rate class.")
+	g.P("// applies their timeouts and auth, clients their timeouts when the caller")
+	g.P("// set no deadline, the edge their auth and rate class.")
 	g.P("var ", methodsVar, " = []", rpcPackage.Ident("Method"), "{")
 	for _, m := range s.Methods {
 		g.P("{")
@@ -143,8 +143,8 @@ func writeService(g *protogen.GeneratedFile, f *protogen.File, s *options.Servic
 
 	g.P("// ", svc, "ClientModule provides a ", clientIface.GoName, " that calls the ")
 	g.P("// ", strconv.Quote(s.Name), " service (", full, ") through the platform's")
-	g.P("// connections (*client.Conns), which apply the methods' timeouts and retry")
-	g.P("// policy from ", methodsVar, ".")
+	g.P("// connections (*client.Conns), which apply the methods' timeouts from")
+	g.P("// ", methodsVar, " when the caller set no deadline.")
 	g.P("var ", svc, "ClientModule = ", fxPackage.Ident("Module"), "(", strconv.Quote(full+".client"), ",")
 	g.P(fxPackage.Ident("Provide"), "(New", svc, "ConnClient),")
 	g.P(")")

@@ -18,8 +18,8 @@ const CommentServiceName = "comment"
 
 // CommentServiceMethods describes the methods of douyin.comment.v1.CommentService as their
 // tremolo.options.v1 options declare them, with defaults resolved: the server
-// applies their timeouts, clients their timeouts and retry policy, the edge
-// their auth and rate class.
+// applies their timeouts and auth, clients their timeouts when the caller
+// set no deadline, the edge their auth and rate class.
 var CommentServiceMethods = []rpc.Method{
 	{
 		FullMethod: CommentService_Post_FullMethodName,
@@ -86,8 +86,8 @@ func newCommentServiceService(impl CommentServiceServer, m *CommentServiceMetric
 
 // CommentServiceClientModule provides a CommentServiceClient that calls the
 // "comment" service (douyin.comment.v1.CommentService) through the platform's
-// connections (*client.Conns), which apply the methods' timeouts and retry
-// policy from CommentServiceMethods.
+// connections (*client.Conns), which apply the methods' timeouts from
+// CommentServiceMethods when the caller set no deadline.
 var CommentServiceClientModule = fx.Module("douyin.comment.v1.CommentService.client",
 	fx.Provide(NewCommentServiceConnClient),
 )

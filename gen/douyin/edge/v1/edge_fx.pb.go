@@ -18,8 +18,8 @@ const DouyinServiceName = "edge"
 
 // DouyinServiceMethods describes the methods of douyin.edge.v1.DouyinService as their
 // tremolo.options.v1 options declare them, with defaults resolved: the server
-// applies their timeouts, clients their timeouts and retry policy, the edge
-// their auth and rate class.
+// applies their timeouts and auth, clients their timeouts when the caller
+// set no deadline, the edge their auth and rate class.
 var DouyinServiceMethods = []rpc.Method{
 	{
 		FullMethod: DouyinService_Feed_FullMethodName,
@@ -174,8 +174,8 @@ func newDouyinServiceService(impl DouyinServiceServer, m *DouyinServiceMetrics) 
 
 // DouyinServiceClientModule provides a DouyinServiceClient that calls the
 // "edge" service (douyin.edge.v1.DouyinService) through the platform's
-// connections (*client.Conns), which apply the methods' timeouts and retry
-// policy from DouyinServiceMethods.
+// connections (*client.Conns), which apply the methods' timeouts from
+// DouyinServiceMethods when the caller set no deadline.
 var DouyinServiceClientModule = fx.Module("douyin.edge.v1.DouyinService.client",
 	fx.Provide(NewDouyinServiceConnClient),
 )

@@ -18,8 +18,8 @@ const FavoriteServiceName = "favorite"
 
 // FavoriteServiceMethods describes the methods of douyin.favorite.v1.FavoriteService as their
 // tremolo.options.v1 options declare them, with defaults resolved: the server
-// applies their timeouts, clients their timeouts and retry policy, the edge
-// their auth and rate class.
+// applies their timeouts and auth, clients their timeouts when the caller
+// set no deadline, the edge their auth and rate class.
 var FavoriteServiceMethods = []rpc.Method{
 	{
 		FullMethod: FavoriteService_Like_FullMethodName,
@@ -94,8 +94,8 @@ func newFavoriteServiceService(impl FavoriteServiceServer, m *FavoriteServiceMet
 
 // FavoriteServiceClientModule provides a FavoriteServiceClient that calls the
 // "favorite" service (douyin.favorite.v1.FavoriteService) through the platform's
-// connections (*client.Conns), which apply the methods' timeouts and retry
-// policy from FavoriteServiceMethods.
+// connections (*client.Conns), which apply the methods' timeouts from
+// FavoriteServiceMethods when the caller set no deadline.
 var FavoriteServiceClientModule = fx.Module("douyin.favorite.v1.FavoriteService.client",
 	fx.Provide(NewFavoriteServiceConnClient),
 )

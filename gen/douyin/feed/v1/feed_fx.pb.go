@@ -18,8 +18,8 @@ const FeedServiceName = "feed"
 
 // FeedServiceMethods describes the methods of douyin.feed.v1.FeedService as their
 // tremolo.options.v1 options declare them, with defaults resolved: the server
-// applies their timeouts, clients their timeouts and retry policy, the edge
-// their auth and rate class.
+// applies their timeouts and auth, clients their timeouts when the caller
+// set no deadline, the edge their auth and rate class.
 var FeedServiceMethods = []rpc.Method{
 	{
 		FullMethod: FeedService_GetFeed_FullMethodName,
@@ -78,8 +78,8 @@ func newFeedServiceService(impl FeedServiceServer, m *FeedServiceMetrics) server
 
 // FeedServiceClientModule provides a FeedServiceClient that calls the
 // "feed" service (douyin.feed.v1.FeedService) through the platform's
-// connections (*client.Conns), which apply the methods' timeouts and retry
-// policy from FeedServiceMethods.
+// connections (*client.Conns), which apply the methods' timeouts from
+// FeedServiceMethods when the caller set no deadline.
 var FeedServiceClientModule = fx.Module("douyin.feed.v1.FeedService.client",
 	fx.Provide(NewFeedServiceConnClient),
 )

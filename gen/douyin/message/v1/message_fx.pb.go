@@ -18,8 +18,8 @@ const MessageServiceName = "message"
 
 // MessageServiceMethods describes the methods of douyin.message.v1.MessageService as their
 // tremolo.options.v1 options declare them, with defaults resolved: the server
-// applies their timeouts, clients their timeouts and retry policy, the edge
-// their auth and rate class.
+// applies their timeouts and auth, clients their timeouts when the caller
+// set no deadline, the edge their auth and rate class.
 var MessageServiceMethods = []rpc.Method{
 	{
 		FullMethod: MessageService_Send_FullMethodName,
@@ -78,8 +78,8 @@ func newMessageServiceService(impl MessageServiceServer, m *MessageServiceMetric
 
 // MessageServiceClientModule provides a MessageServiceClient that calls the
 // "message" service (douyin.message.v1.MessageService) through the platform's
-// connections (*client.Conns), which apply the methods' timeouts and retry
-// policy from MessageServiceMethods.
+// connections (*client.Conns), which apply the methods' timeouts from
+// MessageServiceMethods when the caller set no deadline.
 var MessageServiceClientModule = fx.Module("douyin.message.v1.MessageService.client",
 	fx.Provide(NewMessageServiceConnClient),
 )

@@ -18,8 +18,8 @@ const RelationServiceName = "relation"
 
 // RelationServiceMethods describes the methods of douyin.relation.v1.RelationService as their
 // tremolo.options.v1 options declare them, with defaults resolved: the server
-// applies their timeouts, clients their timeouts and retry policy, the edge
-// their auth and rate class.
+// applies their timeouts and auth, clients their timeouts when the caller
+// set no deadline, the edge their auth and rate class.
 var RelationServiceMethods = []rpc.Method{
 	{
 		FullMethod: RelationService_Follow_FullMethodName,
@@ -102,8 +102,8 @@ func newRelationServiceService(impl RelationServiceServer, m *RelationServiceMet
 
 // RelationServiceClientModule provides a RelationServiceClient that calls the
 // "relation" service (douyin.relation.v1.RelationService) through the platform's
-// connections (*client.Conns), which apply the methods' timeouts and retry
-// policy from RelationServiceMethods.
+// connections (*client.Conns), which apply the methods' timeouts from
+// RelationServiceMethods when the caller set no deadline.
 var RelationServiceClientModule = fx.Module("douyin.relation.v1.RelationService.client",
 	fx.Provide(NewRelationServiceConnClient),
 )

@@ -18,8 +18,8 @@ const UserServiceName = "user"
 
 // UserServiceMethods describes the methods of douyin.user.v1.UserService as their
 // tremolo.options.v1 options declare them, with defaults resolved: the server
-// applies their timeouts, clients their timeouts and retry policy, the edge
-// their auth and rate class.
+// applies their timeouts and auth, clients their timeouts when the caller
+// set no deadline, the edge their auth and rate class.
 var UserServiceMethods = []rpc.Method{
 	{
 		FullMethod: UserService_Register_FullMethodName,
@@ -88,8 +88,8 @@ func newUserServiceService(impl UserServiceServer, m *UserServiceMetrics) server
 
 // UserServiceClientModule provides a UserServiceClient that calls the
 // "user" service (douyin.user.v1.UserService) through the platform's
-// connections (*client.Conns), which apply the methods' timeouts and retry
-// policy from UserServiceMethods.
+// connections (*client.Conns), which apply the methods' timeouts from
+// UserServiceMethods when the caller set no deadline.
 var UserServiceClientModule = fx.Module("douyin.user.v1.UserService.client",
 	fx.Provide(NewUserServiceConnClient),
 )

@@ -18,8 +18,8 @@ const VideoServiceName = "video"
 
 // VideoServiceMethods describes the methods of douyin.video.v1.VideoService as their
 // tremolo.options.v1 options declare them, with defaults resolved: the server
-// applies their timeouts, clients their timeouts and retry policy, the edge
-// their auth and rate class.
+// applies their timeouts and auth, clients their timeouts when the caller
+// set no deadline, the edge their auth and rate class.
 var VideoServiceMethods = []rpc.Method{
 	{
 		FullMethod: VideoService_Publish_FullMethodName,
@@ -95,8 +95,8 @@ func newVideoServiceService(impl VideoServiceServer, m *VideoServiceMetrics) ser
 
 // VideoServiceClientModule provides a VideoServiceClient that calls the
 // "video" service (douyin.video.v1.VideoService) through the platform's
-// connections (*client.Conns), which apply the methods' timeouts and retry
-// policy from VideoServiceMethods.
+// connections (*client.Conns), which apply the methods' timeouts from
+// VideoServiceMethods when the caller set no deadline.
 var VideoServiceClientModule = fx.Module("douyin.video.v1.VideoService.client",
 	fx.Provide(NewVideoServiceConnClient),
 )

@@ -1,0 +1,25 @@
+-- +goose Up
+-- A row means follower_id follows followee_id; created_at is Unix
+-- milliseconds (an integer, so ordering and comparison are exact on both
+-- dialects). The primary key makes following idempotent.
+CREATE TABLE relation_follows (
+    follower_id BIGINT NOT NULL,
+    followee_id BIGINT NOT NULL,
+    created_at  BIGINT NOT NULL,
+    PRIMARY KEY (follower_id, followee_id)
+);
+
+-- "whom does X follow, most recent first" and "who follows X, most recent first".
+CREATE INDEX relation_follows_following ON relation_follows (follower_id, created_at, followee_id);
+CREATE INDEX relation_follows_followers ON relation_follows (followee_id, created_at, follower_id);
+
+-- Counters kept in the same transaction as the follows rows they count.
+CREATE TABLE relation_stats (
+    user_id        BIGINT PRIMARY KEY,
+    follow_count   BIGINT NOT NULL DEFAULT 0 CHECK (follow_count >= 0),
+    follower_count BIGINT NOT NULL DEFAULT 0 CHECK (follower_count >= 0)
+);
+
+-- +goose Down
+DROP TABLE relation_stats;
+DROP TABLE relation_follows;

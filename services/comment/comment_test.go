@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"path/filepath"
 	"strconv"
@@ -44,22 +45,20 @@ type env struct {
 
 func start(t *testing.T, videoDSN, commentDSN string) *env {
 	t.Helper()
-	cfg := app.Config{
-		Server:  server.Config{GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", ShutdownTimeout: time.Second},
-		DataDir: t.TempDir(),
-	}
+	return startApp(t, app.Config{}, fx.Supply(
+		video.Config{DSN: videoDSN, MediaDir: filepath.Join(t.TempDir(), "media")},
+		comment.Config{DSN: commentDSN},
+	), video.Module, comment.Module)
+}
+
+// startApp runs the platform with cfg's Client settings and opts.
+func startApp(t *testing.T, cfg app.Config, opts ...fx.Option) *env {
+	t.Helper()
+	cfg.Server = server.Config{GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", ShutdownTimeout: time.Second}
+	cfg.DataDir = t.TempDir()
 	cfg.Log.Level, cfg.Log.Format = "error", "json"
 	var srv *server.Server
-	a := fxtest.New(t,
-		app.Options(cfg),
-		fx.Supply(
-			video.Config{DSN: videoDSN, MediaDir: filepath.Join(cfg.DataDir, "media")},
-			comment.Config{DSN: commentDSN},
-		),
-		video.Module,
-		comment.Module,
-		fx.Populate(&srv),
-	)
+	a := fxtest.New(t, app.Options(cfg), fx.Options(opts...), fx.Populate(&srv))
 	a.RequireStart()
 	t.Cleanup(a.RequireStop)
 
@@ -422,4 +421,25 @@ func TestConcurrentPostsAndDeletes(t *testing.T) {
 			t.Fatalf("%d posts (and deletes, counts, a list) made %d BatchGetVideos calls, want %d", workers*per, got, workers*per)
 		}
 	})
+}
+
+// TestVideoServiceDown runs the comment service alone, with the video service
+// at an address where nothing listens: calls that need it fail as
+// UNAVAILABLE (retryable), not INTERNAL, and write nothing.
+func TestVideoServiceDown(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := l.Addr().String()
+	_ = l.Close()
+	cfg := app.Config{}
+	cfg.Client.Targets = map[string]string{"video": closed}
+	e := startApp(t, cfg, fx.Supply(comment.Config{DSN: "sqlite://" + filepath.Join(t.TempDir(), "comment.db")}), comment.Module)
+	_, err = e.com.Post(as(t, bob), &commentv1.PostRequest{VideoId: 42, Content: "hello"})
+	if status.Code(err) != codes.Unavailable || apierror.BusinessCode(err) != 1014 {
+		t.Fatalf("Post with the video service down: %v (business %d); want UNAVAILABLE / 1014", err, apierror.BusinessCode(err))
+	}
+	// Nothing was written, and what needs no video service still works.
+	wantCounts(t, e.counts(t, 42), map[int64]int64{42: 0})
 }

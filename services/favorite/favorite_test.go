@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"path/filepath"
 	"slices"
@@ -45,22 +46,20 @@ type env struct {
 
 func start(t *testing.T, videoDSN, favoriteDSN string) *env {
 	t.Helper()
-	cfg := app.Config{
-		Server:  server.Config{GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", ShutdownTimeout: time.Second},
-		DataDir: t.TempDir(),
-	}
+	return startApp(t, app.Config{}, fx.Supply(
+		video.Config{DSN: videoDSN, MediaDir: filepath.Join(t.TempDir(), "media")},
+		favorite.Config{DSN: favoriteDSN},
+	), video.Module, favorite.Module)
+}
+
+// startApp runs the platform with cfg's Client settings and opts.
+func startApp(t *testing.T, cfg app.Config, opts ...fx.Option) *env {
+	t.Helper()
+	cfg.Server = server.Config{GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", ShutdownTimeout: time.Second}
+	cfg.DataDir = t.TempDir()
 	cfg.Log.Level, cfg.Log.Format = "error", "json"
 	var srv *server.Server
-	a := fxtest.New(t,
-		app.Options(cfg),
-		fx.Supply(
-			video.Config{DSN: videoDSN, MediaDir: filepath.Join(cfg.DataDir, "media")},
-			favorite.Config{DSN: favoriteDSN},
-		),
-		video.Module,
-		favorite.Module,
-		fx.Populate(&srv),
-	)
+	a := fxtest.New(t, app.Options(cfg), fx.Options(opts...), fx.Populate(&srv))
 	a.RequireStart()
 	t.Cleanup(a.RequireStop)
 
@@ -422,4 +421,26 @@ func TestConcurrentLikeStorm(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestVideoServiceDown runs the favorite service alone, with the video service
+// at an address where nothing listens: calls that need it fail as
+// UNAVAILABLE (retryable), not INTERNAL, and write nothing.
+func TestVideoServiceDown(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := l.Addr().String()
+	_ = l.Close()
+	cfg := app.Config{}
+	cfg.Client.Targets = map[string]string{"video": closed}
+	e := startApp(t, cfg, fx.Supply(favorite.Config{DSN: "sqlite://" + filepath.Join(t.TempDir(), "favorite.db")}), favorite.Module)
+	_, err = e.fav.Like(as(t, bob), &favoritev1.LikeRequest{VideoId: 42})
+	if status.Code(err) != codes.Unavailable || apierror.BusinessCode(err) != 1014 {
+		t.Fatalf("Like with the video service down: %v (business %d); want UNAVAILABLE / 1014", err, apierror.BusinessCode(err))
+	}
+	// Nothing was written, and what needs no video service still works.
+	wantMap(t, "user stats", e.userStats(t, bob), map[int64]ustat{bob: {0, 0}})
+	e.unlike(t, bob, 42)
 }

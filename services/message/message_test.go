@@ -3,6 +3,7 @@ package message_test
 import (
 	"context"
 	"fmt"
+	"net"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -49,23 +50,22 @@ type env struct {
 
 func start(t *testing.T, userDSN, relationDSN, messageDSN string) *env {
 	t.Helper()
-	cfg := app.Config{
-		Server:  server.Config{GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", ShutdownTimeout: time.Second},
-		DataDir: t.TempDir(),
-	}
-	cfg.Log.Level, cfg.Log.Format = "error", "json"
-	var srv *server.Server
-	a := fxtest.New(t,
-		app.Options(cfg),
+	return startApp(t, app.Config{},
 		fx.Supply(
 			user.Config{DSN: userDSN}, token.Config{Key: testKey, TTL: time.Hour},
 			relation.Config{DSN: relationDSN}, message.Config{DSN: messageDSN},
 		),
-		user.Module,
-		relation.Module,
-		message.Module,
-		fx.Populate(&srv),
-	)
+		user.Module, relation.Module, message.Module)
+}
+
+// startApp runs the platform, with cfg's client settings, and opts.
+func startApp(t *testing.T, cfg app.Config, opts ...fx.Option) *env {
+	t.Helper()
+	cfg.Server = server.Config{GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", ShutdownTimeout: time.Second}
+	cfg.DataDir = t.TempDir()
+	cfg.Log.Level, cfg.Log.Format = "error", "json"
+	var srv *server.Server
+	a := fxtest.New(t, app.Options(cfg), fx.Options(opts...), fx.Populate(&srv))
 	a.RequireStart()
 	t.Cleanup(a.RequireStop)
 
@@ -402,4 +402,28 @@ func TestLongChatComesInPieces(t *testing.T) {
 		}
 		checkOrder(t, all)
 	})
+}
+
+// TestUserServiceDown runs the message service alone, with the user service
+// at an address where nothing listens: calls that need it fail as
+// UNAVAILABLE (retryable), not INTERNAL, and write nothing; what needs no
+// user service still works.
+func TestUserServiceDown(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := l.Addr().String()
+	_ = l.Close()
+	cfg := app.Config{}
+	cfg.Client.Targets = map[string]string{"user": closed}
+	e := startApp(t, cfg, fx.Supply(message.Config{DSN: "sqlite://" + filepath.Join(t.TempDir(), "message.db")}), message.Module)
+	ctx := as(ctxT(t), 1)
+	_, err = e.msg.Send(ctx, &messagev1.SendRequest{ToUserId: 2, Content: "hi"})
+	wantErr(t, "send", err, codes.Unavailable, nil, 1014)
+	_, err = e.msg.Chat(ctx, &messagev1.ChatRequest{PeerId: 2})
+	wantErr(t, "chat", err, codes.Unavailable, nil, 1014)
+	if got := e.latest(t, 1, 2); len(got) != 0 {
+		t.Fatalf("latest = %v", got)
+	}
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"google.golang.org/grpc/codes"
+
 	messagev1 "github.com/tremolo-dev/tremolo/gen/douyin/message/v1"
 	userv1 "github.com/tremolo-dev/tremolo/gen/douyin/user/v1"
 	"github.com/tremolo-dev/tremolo/platform/apierror"
@@ -79,7 +81,7 @@ func (s *Service) peerExists(ctx context.Context, me, peer int64) (bool, error) 
 	}
 	resp, err := s.users.BatchGetUsers(ctx, &userv1.BatchGetUsersRequest{UserIds: []int64{peer}})
 	if err != nil {
-		return false, apierror.Internal(fmt.Errorf("message: looking up user %d: %w", peer, err))
+		return false, downstream(fmt.Errorf("message: looking up user %d: %w", peer, err))
 	}
 	_, ok := resp.GetUsers()[peer]
 	return ok, nil
@@ -178,4 +180,18 @@ func (s *Service) BatchLatest(ctx context.Context, req *messagev1.BatchLatestReq
 
 func toProto(m store.Message) *messagev1.Message {
 	return &messagev1.Message{Id: m.ID, FromUserId: m.From, ToUserId: m.To, Content: m.Content, CreatedAt: m.CreatedAt}
+}
+
+// downstream is the error for a failed call to another service: the
+// platform's transient errors (unavailable, deadline, cancelled, overloaded)
+// pass through so that callers know a retry may help; anything else is
+// INTERNAL, its text kept for the log.
+func downstream(err error) error {
+	if e, ok := apierror.FromError(err); ok && e.Spec().Domain == apierror.PlatformDomain {
+		switch e.Spec().Code {
+		case codes.Unavailable, codes.DeadlineExceeded, codes.Canceled, codes.ResourceExhausted:
+			return e.WithCause(err)
+		}
+	}
+	return apierror.Internal(err)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -43,19 +44,19 @@ type env struct {
 
 func start(t *testing.T, userDSN, relationDSN string) *env {
 	t.Helper()
-	cfg := app.Config{
-		Server:  server.Config{GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", ShutdownTimeout: time.Second},
-		DataDir: t.TempDir(),
-	}
+	return startApp(t, app.Config{},
+		fx.Supply(user.Config{DSN: userDSN}, token.Config{Key: testKey, TTL: time.Hour}, relation.Config{DSN: relationDSN}),
+		user.Module, relation.Module)
+}
+
+// startApp runs the platform, with cfg's client settings, and opts.
+func startApp(t *testing.T, cfg app.Config, opts ...fx.Option) *env {
+	t.Helper()
+	cfg.Server = server.Config{GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", ShutdownTimeout: time.Second}
+	cfg.DataDir = t.TempDir()
 	cfg.Log.Level, cfg.Log.Format = "error", "json"
 	var srv *server.Server
-	a := fxtest.New(t,
-		app.Options(cfg),
-		fx.Supply(user.Config{DSN: userDSN}, token.Config{Key: testKey, TTL: time.Hour}, relation.Config{DSN: relationDSN}),
-		user.Module,
-		relation.Module,
-		fx.Populate(&srv),
-	)
+	a := fxtest.New(t, app.Options(cfg), fx.Options(opts...), fx.Populate(&srv))
 	a.RequireStart()
 	t.Cleanup(a.RequireStop)
 
@@ -393,4 +394,30 @@ func checkConsistent(t *testing.T, e *env, users []int64) {
 			}
 		}
 	}
+}
+
+// TestUserServiceDown runs the relation service alone, with the user service
+// at an address where nothing listens: calls that need it fail as
+// UNAVAILABLE (retryable), not INTERNAL, and write nothing; what needs no
+// user service still works.
+func TestUserServiceDown(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := l.Addr().String()
+	_ = l.Close()
+	cfg := app.Config{}
+	cfg.Client.Targets = map[string]string{"user": closed}
+	e := startApp(t, cfg, fx.Supply(relation.Config{DSN: "sqlite://" + filepath.Join(t.TempDir(), "relation.db")}), relation.Module)
+	ctx := as(ctxT(t), 1)
+	_, err = e.rel.Follow(ctx, &relationv1.FollowRequest{ToUserId: 2})
+	wantErr(t, "follow", err, codes.Unavailable, nil, 1014)
+	_, err = e.rel.Unfollow(ctx, &relationv1.UnfollowRequest{ToUserId: 2})
+	wantErr(t, "unfollow", err, codes.Unavailable, nil, 1014)
+	_, err = e.rel.ListFollowers(ctx, &relationv1.ListFollowersRequest{UserId: 2})
+	wantErr(t, "followers", err, codes.Unavailable, nil, 1014)
+	st := e.stats(t, ctx, 1, 2)
+	wantStats(t, "1", st[1], 0, 0, false)
+	wantStats(t, "2", st[2], 0, 0, false)
 }

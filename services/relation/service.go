@@ -6,6 +6,8 @@ import (
 	"slices"
 	"time"
 
+	"google.golang.org/grpc/codes"
+
 	relationv1 "github.com/tremolo-dev/tremolo/gen/douyin/relation/v1"
 	userv1 "github.com/tremolo-dev/tremolo/gen/douyin/user/v1"
 	"github.com/tremolo-dev/tremolo/platform/apierror"
@@ -35,7 +37,7 @@ func New(st *store.Store, users userv1.UserServiceClient) *Service {
 func (s *Service) userExists(ctx context.Context, id int64) (bool, error) {
 	resp, err := s.users.BatchGetUsers(ctx, &userv1.BatchGetUsersRequest{UserIds: []int64{id}})
 	if err != nil {
-		return false, apierror.Internal(fmt.Errorf("relation: looking up user %d: %w", id, err))
+		return false, downstream(fmt.Errorf("relation: looking up user %d: %w", id, err))
 	}
 	_, ok := resp.GetUsers()[id]
 	return ok, nil
@@ -183,4 +185,18 @@ func (s *Service) BatchGetStats(ctx context.Context, req *relationv1.BatchGetSta
 		out[id] = &relationv1.Stats{FollowCount: st.FollowCount, FollowerCount: st.FollowerCount, IsFollow: st.IsFollow}
 	}
 	return &relationv1.BatchGetStatsResponse{Stats: out}, nil
+}
+
+// downstream is the error for a failed call to another service: the
+// platform's transient errors (unavailable, deadline, cancelled, overloaded)
+// pass through so that callers know a retry may help; anything else is
+// INTERNAL, its text kept for the log.
+func downstream(err error) error {
+	if e, ok := apierror.FromError(err); ok && e.Spec().Domain == apierror.PlatformDomain {
+		switch e.Spec().Code {
+		case codes.Unavailable, codes.DeadlineExceeded, codes.Canceled, codes.ResourceExhausted:
+			return e.WithCause(err)
+		}
+	}
+	return apierror.Internal(err)
 }

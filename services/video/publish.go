@@ -18,6 +18,7 @@ import (
 	videov1 "github.com/tremolo-dev/tremolo/gen/douyin/video/v1"
 	"github.com/tremolo-dev/tremolo/platform/apierror"
 	"github.com/tremolo-dev/tremolo/platform/auth"
+	"github.com/tremolo-dev/tremolo/services/video/internal/cover"
 	"github.com/tremolo-dev/tremolo/services/video/internal/sniff"
 	"github.com/tremolo-dev/tremolo/services/video/internal/store"
 )
@@ -53,7 +54,8 @@ func (s *Service) Publish(stream grpc.ClientStreamingServer[videov1.PublishReque
 		return apierror.Internal(err)
 	}
 	defer up.discard(s.logger)
-	if err := s.receive(ctx, stream, up.file); err != nil {
+	size, err := s.receive(ctx, stream, up.file)
+	if err != nil {
 		return err
 	}
 
@@ -61,7 +63,7 @@ func (s *Service) Publish(stream grpc.ClientStreamingServer[videov1.PublishReque
 	if err != nil {
 		return apierror.Internal(fmt.Errorf("video: new id: %w", err))
 	}
-	if err := s.covers.Make(ctx, id, up.video, up.cover); err != nil {
+	if err := s.makeCover(ctx, id, up, size); err != nil {
 		return apierror.Internal(fmt.Errorf("video: cover of %d: %w", id, err))
 	}
 	if err := up.commit(s.media, id); err != nil {
@@ -78,9 +80,25 @@ func (s *Service) Publish(stream grpc.ClientStreamingServer[videov1.PublishReque
 	return stream.SendAndClose(&videov1.PublishResponse{Video: toProto(v)})
 }
 
+// makeCover writes the upload's cover: ffmpeg's first frame when the file
+// has a movie box (without one there is no frame, and running ffmpeg would
+// only cost time), else the generated image.
+func (s *Service) makeCover(ctx context.Context, id int64, up *upload, size int64) error {
+	f, err := os.Open(up.video)
+	if err != nil {
+		return err
+	}
+	movie := sniff.HasBox(f, size, "moov")
+	_ = f.Close()
+	if movie {
+		return s.covers.Make(ctx, id, up.video, up.cover)
+	}
+	return cover.WriteGenerated(id, up.cover)
+}
+
 // receive copies the file's chunks to f, checking each as it arrives, then
-// syncs and closes f.
-func (s *Service) receive(ctx context.Context, stream grpc.ClientStreamingServer[videov1.PublishRequest, videov1.PublishResponse], f *os.File) error {
+// syncs and closes f, and returns the file's size.
+func (s *Service) receive(ctx context.Context, stream grpc.ClientStreamingServer[videov1.PublishRequest, videov1.PublishResponse], f *os.File) (int64, error) {
 	head := make([]byte, 0, sniff.HeadLen)
 	var size int64
 	for {
@@ -89,43 +107,43 @@ func (s *Service) receive(ctx context.Context, stream grpc.ClientStreamingServer
 			break
 		}
 		if err != nil {
-			return recvError(ctx, err)
+			return 0, recvError(ctx, err)
 		}
 		part, ok := msg.GetPart().(*videov1.PublishRequest_Chunk)
 		if !ok {
-			return videov1.ErrorBadUpload("the metadata must come once, as the first message")
+			return 0, videov1.ErrorBadUpload("the metadata must come once, as the first message")
 		}
 		chunk := part.Chunk
 		if len(chunk) > MaxChunk {
-			return videov1.ErrorBadUpload("a chunk may hold at most %d bytes", MaxChunk)
+			return 0, videov1.ErrorBadUpload("a chunk may hold at most %d bytes", MaxChunk)
 		}
 		if size+int64(len(chunk)) > s.maxBytes {
-			return videov1.ErrorTooLarge("").WithMetadata("maxBytes", strconv.FormatInt(s.maxBytes, 10))
+			return 0, videov1.ErrorTooLarge("").WithMetadata("maxBytes", strconv.FormatInt(s.maxBytes, 10))
 		}
 		if len(head) < sniff.HeadLen {
 			head = append(head, chunk[:min(len(chunk), sniff.HeadLen-len(head))]...)
 			if len(head) == sniff.HeadLen && !sniff.Video(head, -1) {
-				return videov1.ErrorNotAVideo("")
+				return 0, videov1.ErrorNotAVideo("")
 			}
 		}
 		if _, err := f.Write(chunk); err != nil {
-			return apierror.Internal(fmt.Errorf("video: writing upload: %w", err))
+			return 0, apierror.Internal(fmt.Errorf("video: writing upload: %w", err))
 		}
 		size += int64(len(chunk))
 	}
 	if size == 0 {
-		return videov1.ErrorEmptyFile("")
+		return 0, videov1.ErrorEmptyFile("")
 	}
 	if !sniff.Video(head, size) {
-		return videov1.ErrorNotAVideo("")
+		return 0, videov1.ErrorNotAVideo("")
 	}
 	if err := f.Sync(); err != nil {
-		return apierror.Internal(fmt.Errorf("video: syncing upload: %w", err))
+		return 0, apierror.Internal(fmt.Errorf("video: syncing upload: %w", err))
 	}
 	if err := f.Close(); err != nil {
-		return apierror.Internal(fmt.Errorf("video: closing upload: %w", err))
+		return 0, apierror.Internal(fmt.Errorf("video: closing upload: %w", err))
 	}
-	return nil
+	return size, nil
 }
 
 // recvError is what Publish returns when reading the stream fails: the

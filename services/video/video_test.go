@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -212,6 +213,30 @@ func TestPublishAndRead(t *testing.T) {
 		}
 		if latest := e.latest(t, 0, 0); !slices.Equal(ids(latest), []int64{v2.Id, v.Id}) {
 			t.Fatalf("ListLatest = %v", ids(latest))
+		}
+	})
+}
+
+// TestCoverIsTheFirstFrame publishes a real video: with ffmpeg installed
+// its cover is its first frame, without it the generated image.
+func TestCoverIsTheFirstFrame(t *testing.T) {
+	_, lookErr := exec.LookPath("ffmpeg")
+	backends(t, func(t *testing.T, e *env) {
+		v := mustPublish(t, e, 4, "real video", videotest.Playable())
+		resp, body := get(t, e.http+v.CoverPath)
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET %s: %d", v.CoverPath, resp.StatusCode)
+		}
+		img, err := jpeg.Decode(bytes.NewReader(body))
+		if err != nil {
+			t.Fatalf("cover is not a JPEG: %v", err)
+		}
+		w, h := img.Bounds().Dx(), img.Bounds().Dy()
+		if lookErr == nil && (w != videotest.PlayableWidth || h != videotest.PlayableHeight) {
+			t.Fatalf("with ffmpeg, cover is %dx%d, want the %dx%d frame", w, h, videotest.PlayableWidth, videotest.PlayableHeight)
+		}
+		if lookErr != nil && (w != 360 || h != 640) {
+			t.Fatalf("without ffmpeg, cover is %dx%d, want the generated 360x640", w, h)
 		}
 	})
 }

@@ -3,7 +3,9 @@
 package videotest
 
 import (
+	"bytes"
 	"context"
+	_ "embed"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -33,6 +35,22 @@ func MP4() []byte {
 	box("mdat", []byte("tremolo!"))
 	return b
 }
+
+//go:embed playable.mp4
+var playable []byte
+
+// Playable returns a real, playable MP4 of 3 KB: one 96x160 H.264 frame of
+// ffmpeg's test pattern (made with `ffmpeg -f lavfi -i
+// testsrc=size=96x160:rate=1:duration=1 -frames:v 1 -c:v libx264 -pix_fmt
+// yuv420p -movflags +faststart`). Where ffmpeg is installed, the service's
+// cover of it is that frame. Each call returns a new slice.
+func Playable() []byte { return bytes.Clone(playable) }
+
+// PlayableWidth and PlayableHeight are the size of Playable's frame.
+const (
+	PlayableWidth  = 96
+	PlayableHeight = 160
+)
 
 // Sized returns an MP4 file of exactly n bytes (n >= len(MP4())): MP4's
 // ftyp box followed by an mdat box padding it out.

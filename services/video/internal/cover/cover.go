@@ -75,7 +75,7 @@ func (m *Maker) Make(ctx context.Context, id int64, video, out string) error {
 			m.Logger.WarnContext(ctx, "video: ffmpeg found no cover frame; generating one", slog.Int64("video_id", id), slog.Any("error", err))
 		}
 	}
-	return writeGenerated(id, out)
+	return WriteGenerated(id, out)
 }
 
 func (m *Maker) ffmpeg(ctx context.Context, video, out string) error {
@@ -128,7 +128,9 @@ func syncFile(path string) error {
 	return f.Close()
 }
 
-func writeGenerated(id int64, out string) error {
+// WriteGenerated writes id's generated cover (Generate) to the new file out
+// as a JPEG and syncs it to disk.
+func WriteGenerated(id int64, out string) error {
 	f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return err

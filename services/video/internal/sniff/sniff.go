@@ -15,6 +15,8 @@ package sniff
 
 import (
 	"encoding/binary"
+	"errors"
+	"io"
 )
 
 // HeadLen is how many leading bytes Video looks at; pass at least this many
@@ -100,6 +102,49 @@ func ftyp(head []byte, boxSize, size int64) bool {
 		if videoBrands[string(head[i:i+4])] {
 			return true
 		}
+	}
+	return false
+}
+
+// maxBoxes bounds how many top-level boxes HasBox walks.
+const maxBoxes = 10000
+
+// HasBox reports whether one of the top-level boxes (atoms) of the size-byte
+// MP4/QuickTime file r is of type typ, walking their headers from the start
+// (at most 10,000 of them; a malformed header ends the walk). It reads only
+// the headers. Without a "moov" box a file has no playable track, so there
+// is no frame to extract.
+func HasBox(r io.ReaderAt, size int64, typ string) bool {
+	var hdr [16]byte
+	off := int64(0)
+	for range maxBoxes {
+		if off+8 > size {
+			return false
+		}
+		n, err := r.ReadAt(hdr[:], off)
+		if n < 8 || (err != nil && !errors.Is(err, io.EOF)) {
+			return false
+		}
+		if string(hdr[4:8]) == typ {
+			return true
+		}
+		boxSize := int64(binary.BigEndian.Uint32(hdr[0:4]))
+		switch {
+		case boxSize == 0: // the last box, to the end of the file
+			return false
+		case boxSize == 1:
+			if n < 16 {
+				return false
+			}
+			large := binary.BigEndian.Uint64(hdr[8:16])
+			if large < 16 || large > uint64(size-off) {
+				return false
+			}
+			boxSize = int64(large)
+		case boxSize < 8:
+			return false
+		}
+		off += boxSize
 	}
 	return false
 }

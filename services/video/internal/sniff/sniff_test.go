@@ -75,3 +75,29 @@ func FuzzVideo(f *testing.F) {
 		_ = Video(head, size) // must not panic
 	})
 }
+
+func TestHasBox(t *testing.T) {
+	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+	moov := box(16, "moov", make([]byte, 8)...)
+	mdat := box(16, "mdat", make([]byte, 8)...)
+	large := cat(box(1, "mdat"), binary.BigEndian.AppendUint64(nil, 24), make([]byte, 8))
+	for _, c := range []struct {
+		name string
+		data []byte
+		want bool
+	}{
+		{"ftyp mdat moov", cat(ftypBox("isom", "mp41"), mdat, moov), true},
+		{"ftyp moov mdat", cat(ftypBox("isom"), moov, mdat), true},
+		{"after a 64-bit box", cat(large, moov), true},
+		{"no moov", cat(ftypBox("isom"), mdat), false},
+		{"moov after a box to eof", cat(box(0, "mdat"), moov), false},
+		{"box size below header", cat(box(4, "free"), moov), false},
+		{"box past eof", cat(box(64, "free"), moov), false},
+		{"moov header cut short", cat(ftypBox("isom"), []byte("\x00\x00")), false},
+		{"empty", nil, false},
+	} {
+		if got := HasBox(bytes.NewReader(c.data), int64(len(c.data)), "moov"); got != c.want {
+			t.Errorf("%s: HasBox = %v, want %v", c.name, got, c.want)
+		}
+	}
+}

@@ -47,10 +47,18 @@ func Require(ctx context.Context) (int64, error) {
 	return 0, apierror.Platform(codes.Unauthenticated).Err()
 }
 
+// fromIncoming reads the user id from the metadata. Repeated identical
+// values (two hops that both set it) are one id; differing values are
+// refused, as nothing legitimate sends them.
 func fromIncoming(ctx context.Context) (int64, bool) {
 	v := metadata.ValueFromIncomingContext(ctx, MetadataKey)
-	if len(v) != 1 {
+	if len(v) == 0 {
 		return 0, false
+	}
+	for _, other := range v[1:] {
+		if other != v[0] {
+			return 0, false
+		}
 	}
 	id, err := strconv.ParseInt(v[0], 10, 64)
 	return id, err == nil && id > 0
@@ -110,9 +118,15 @@ func StreamClientInterceptor() grpc.StreamClientInterceptor {
 	}
 }
 
+// outgoing adds the user to the outgoing metadata unless it is there
+// already (grpc-gateway's annotator sets it for REST calls).
 func outgoing(ctx context.Context) context.Context {
-	if id, ok := UserID(ctx); ok {
-		return metadata.AppendToOutgoingContext(ctx, MetadataKey, strconv.FormatInt(id, 10))
+	id, ok := UserID(ctx)
+	if !ok {
+		return ctx
 	}
-	return ctx
+	if md, has := metadata.FromOutgoingContext(ctx); has && len(md.Get(MetadataKey)) > 0 {
+		return ctx
+	}
+	return metadata.AppendToOutgoingContext(ctx, MetadataKey, strconv.FormatInt(id, 10))
 }

@@ -115,21 +115,28 @@ func (s *stream) Context() context.Context { return s.ctx }
 // UnaryClientInterceptor forwards the request id of ctx to the callee.
 func UnaryClientInterceptor() grpc.UnaryClientInterceptor {
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-		if id := FromContext(ctx); id != "" {
-			ctx = metadata.AppendToOutgoingContext(ctx, Key, id)
-		}
-		return invoker(ctx, method, req, reply, cc, opts...)
+		return invoker(outgoing(ctx), method, req, reply, cc, opts...)
 	}
 }
 
 // StreamClientInterceptor forwards the request id of ctx to the callee.
 func StreamClientInterceptor() grpc.StreamClientInterceptor {
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-		if id := FromContext(ctx); id != "" {
-			ctx = metadata.AppendToOutgoingContext(ctx, Key, id)
-		}
-		return streamer(ctx, desc, cc, method, opts...)
+		return streamer(outgoing(ctx), desc, cc, method, opts...)
 	}
+}
+
+// outgoing adds the request id unless the outgoing metadata has one
+// (grpc-gateway's annotator sets it for REST calls).
+func outgoing(ctx context.Context) context.Context {
+	id := FromContext(ctx)
+	if id == "" {
+		return ctx
+	}
+	if md, has := metadata.FromOutgoingContext(ctx); has && len(md.Get(Key)) > 0 {
+		return ctx
+	}
+	return metadata.AppendToOutgoingContext(ctx, Key, id)
 }
 
 // Middleware gives HTTP requests an id (from X-Request-Id when valid) in

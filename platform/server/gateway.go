@@ -19,9 +19,10 @@ import (
 // NewGateway returns the grpc-gateway mux REST bindings are registered on.
 // Errors are written as the google.rpc.Status the gRPC side sends (with its
 // ErrorInfo), under the HTTP status of the error's spec; JSON uses the proto
-// field names.
-func NewGateway() *runtime.ServeMux {
-	return runtime.NewServeMux(
+// field names. extra options come last, so they can replace the error
+// handler or the marshaler (the edge does) while keeping the rest.
+func NewGateway(extra ...runtime.ServeMuxOption) *runtime.ServeMux {
+	return runtime.NewServeMux(append([]runtime.ServeMuxOption{
 		runtime.WithErrorHandler(writeError),
 		runtime.WithIncomingHeaderMatcher(incomingHeader),
 		runtime.WithMetadata(func(ctx context.Context, r *http.Request) metadata.MD {
@@ -41,7 +42,7 @@ func NewGateway() *runtime.ServeMux {
 				UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: true},
 			},
 		}),
-	)
+	}, extra...)...)
 }
 
 // incomingHeader passes Accept-Language on as gRPC metadata (for localized

@@ -267,3 +267,19 @@ func TestAuthUserMethods(t *testing.T) {
 		t.Fatalf("with a malformed user id: %v; want Unauthenticated", err)
 	}
 }
+
+// Two hops that both set the user id send it twice: one id. Different ids
+// are refused.
+func TestRepeatedUserMetadata(t *testing.T) {
+	s := startServer(t, loopback())
+	cc := dial(t, s)
+	var out emptypb.Empty
+	ctx := metadata.AppendToOutgoingContext(context.Background(), auth.MetadataKey, "42", auth.MetadataKey, "42")
+	if err := cc.Invoke(ctx, "/test.v1.Test/WhoAmI", &emptypb.Empty{}, &out); err != nil {
+		t.Fatalf("repeated identical user ids: %v", err)
+	}
+	ctx = metadata.AppendToOutgoingContext(context.Background(), auth.MetadataKey, "42", auth.MetadataKey, "43")
+	if err := cc.Invoke(ctx, "/test.v1.Test/WhoAmI", &emptypb.Empty{}, &out); status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("conflicting user ids: %v; want Unauthenticated", err)
+	}
+}

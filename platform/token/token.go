@@ -185,3 +185,17 @@ func (s *Signer) Verify(tok string) (int64, error) {
 	}
 	return id, nil
 }
+
+// NewSignerFromConfig loads cfg's key (by default dataDir/jwt.key, created
+// on first start) and returns the signer: what the user service signs with
+// and the edge verifies with.
+func NewSignerFromConfig(cfg Config, dataDir string) (*Signer, error) {
+	if cfg.Key == "" && cfg.KeyFile == "" {
+		cfg.KeyFile = filepath.Join(dataDir, "jwt.key")
+	}
+	key, err := cfg.LoadKey()
+	if err != nil {
+		return nil, err
+	}
+	return NewSigner(key, cfg.TTL, cfg.Leeway)
+}

@@ -1,0 +1,39 @@
+package edge
+
+import (
+	"flag"
+	"time"
+)
+
+// Config is the edge's own configuration.
+type Config struct {
+	// PublicURL prefixes play_url and cover_url ("https://douyin.example.com");
+	// empty means the scheme-less host the app reached the edge by.
+	PublicURL string
+	// MediaOrigin is the video service's HTTP address when it runs in another
+	// process; the edge then proxies /media/ to it.
+	MediaOrigin string
+	// MaxUploadBytes bounds a published video (the video service has its
+	// own bound; the edge stops reading past this one).
+	MaxUploadBytes int64
+	// TimeZone names the zone of comments' create_date ("Asia/Shanghai");
+	// empty means the process's local zone.
+	TimeZone string
+
+	loc *time.Location
+}
+
+// RegisterFlags adds the edge's flags.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.PublicURL, "public-url", "", "base URL of play_url and cover_url (default: http:// and the Host the app used)")
+	fs.StringVar(&c.MediaOrigin, "media-origin", "", "HTTP URL of the video service when it runs in another process; /media/ is proxied to it")
+	fs.Int64Var(&c.MaxUploadBytes, "edge-max-upload-bytes", 100<<20, "largest video the edge accepts for publishing")
+	fs.StringVar(&c.TimeZone, "edge-time-zone", "", "time zone of comments' create_date, e.g. Asia/Shanghai (default: local)")
+}
+
+func (c Config) location() *time.Location {
+	if c.loc != nil {
+		return c.loc
+	}
+	return time.Local
+}

@@ -1,0 +1,15 @@
+// Command feed runs the Douyin feed service on its own. It keeps no data;
+// point it at the services it reads with -target (user, video, favorite,
+// comment, relation). `feed -help` lists every setting.
+package main
+
+import (
+	"go.uber.org/fx"
+
+	"github.com/tremolo-dev/tremolo/platform/app"
+	"github.com/tremolo-dev/tremolo/services/feed"
+)
+
+func main() {
+	app.Main("feed", nil, func(app.Config) fx.Option { return feed.Module })
+}

@@ -16,6 +16,7 @@ import (
 	"math"
 	"os"
 	"os/exec"
+	"runtime"
 	"time"
 )
 
@@ -38,12 +39,17 @@ type Maker struct {
 	// Logger receives a warning when ffmpeg fails and the generated image
 	// stands in; nil discards it.
 	Logger *slog.Logger
+
+	// sem bounds concurrent ffmpeg runs (nil: unbounded).
+	sem chan struct{}
 }
 
 // Detect returns a Maker using ffmpeg if it is on PATH, and logs which kind
 // of cover the service will make.
 func Detect(logger *slog.Logger) *Maker {
-	m := &Maker{Logger: logger}
+	// One ffmpeg per core: a burst of uploads queues instead of
+	// starting a process each.
+	m := &Maker{Logger: logger, sem: make(chan struct{}, runtime.NumCPU())}
 	if path, err := exec.LookPath("ffmpeg"); err == nil {
 		m.FFmpeg = path
 	}
@@ -82,6 +88,14 @@ func (m *Maker) ffmpeg(ctx context.Context, video, out string) error {
 	timeout := m.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout
+	}
+	if m.sem != nil {
+		select {
+		case m.sem <- struct{}{}:
+			defer func() { <-m.sem }()
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

@@ -20,6 +20,9 @@ type Config struct {
 	// MaxBodyBytes bounds the body of REST requests (the gateway decodes a
 	// whole body into memory). Extra handlers, such as uploads, set their own.
 	MaxBodyBytes int64
+	// Pprof serves net/http/pprof under /debug/pprof/ on the HTTP port.
+	// Off by default: profiles reveal the process's internals.
+	Pprof bool
 }
 
 // RegisterFlags adds the server flags.
@@ -29,4 +32,5 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long a graceful stop may take before in-flight requests are cancelled")
 	fs.DurationVar(&c.DrainDelay, "shutdown-drain", 0, "how long to keep serving after /readyz turns 503 at shutdown, for load balancers to notice (e.g. 5s behind Kubernetes Services)")
 	fs.Int64Var(&c.MaxBodyBytes, "http-max-body", 4<<20, "largest REST request body in bytes")
+	fs.BoolVar(&c.Pprof, "debug-pprof", false, "serve Go profiles under /debug/pprof/ on the HTTP port (never on a public port)")
 }

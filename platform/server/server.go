@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,12 +39,12 @@ type Server struct {
 	mux     *http.ServeMux
 	http    *http.Server
 
-	ready     atomic.Bool
-	local     *LocalAddress // set once both listeners are bound
-	grpcAddr  net.Addr
-	httpAddr  net.Addr
-	self      *grpc.ClientConn
-	serving   sync.WaitGroup
+	ready    atomic.Bool
+	local    *LocalAddress // set once both listeners are bound
+	grpcAddr net.Addr
+	httpAddr net.Addr
+	self     *grpc.ClientConn
+	serving  sync.WaitGroup
 }
 
 // Options are New's optional inputs.
@@ -74,15 +75,15 @@ func New(cfg Config, logger *slog.Logger, services []Service, opts Options) (*Se
 	}
 	unary, stream := chain(logger, table, services)
 	s := &Server{
-		cfg:       cfg,
-		logger:    logger,
-		services:  services,
-		onFail:    opts.OnServeError,
-		grpc:      grpc.NewServer(grpc.ChainUnaryInterceptor(unary...), grpc.ChainStreamInterceptor(stream...)),
-		health:    health.NewServer(),
-		gateway:   NewGateway(),
-		mux:       http.NewServeMux(),
-		local:     opts.Local,
+		cfg:      cfg,
+		logger:   logger,
+		services: services,
+		onFail:   opts.OnServeError,
+		grpc:     grpc.NewServer(grpc.ChainUnaryInterceptor(unary...), grpc.ChainStreamInterceptor(stream...)),
+		health:   health.NewServer(),
+		gateway:  NewGateway(),
+		mux:      http.NewServeMux(),
+		local:    opts.Local,
 	}
 	if s.local == nil {
 		s.local = NewLocalAddress()
@@ -99,6 +100,13 @@ func New(cfg Config, logger *slog.Logger, services []Service, opts Options) (*Se
 	s.mux.HandleFunc("GET /readyz", s.serveReady)
 	if opts.Gatherer != nil {
 		s.mux.Handle("GET /metrics", metrics.Handler(opts.Gatherer))
+	}
+	if cfg.Pprof {
+		s.mux.HandleFunc("/debug/pprof/", pprof.Index)
+		s.mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		s.mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		s.mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		s.mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	}
 	for pattern, h := range opts.Handlers {
 		s.mux.Handle(pattern, h)

@@ -22,9 +22,9 @@ type Service struct {
 	// Methods are the service's methods as their options declare them; the
 	// server applies their timeouts.
 	Methods []rpc.Method
-	// Unary and Stream are interceptors scoped to this service (its metrics).
-	// They are chained after the platform's request-id interceptor and before
-	// error conversion, and must pass other services' methods through.
+	// Unary and Stream are interceptors scoped to this service (its metrics):
+	// the server runs them for this service's methods only, after the
+	// platform's request-id interceptor and before error conversion.
 	Unary  []grpc.UnaryServerInterceptor
 	Stream []grpc.StreamServerInterceptor
 	// RegisterGateway registers the service's REST handlers (grpc-gateway)

@@ -1,0 +1,337 @@
+// Command edge measures the Douyin edge as the app uses it, against a bare
+// net/http "hello" server measured in the same run:
+//
+//   - the feed route (30 videos, token present) under load, in req/s and
+//     p50/p99 latency, alternating rounds with the hello server;
+//   - the publish route's throughput with 5 MB files, and the server
+//     process's peak RSS while publishing (VmHWM from /proc).
+//
+// Both servers run as separate processes (the all-in-one binary, built
+// here with `go build`, and this program re-executed as the hello server),
+// so the load driver's own CPU use is outside both.
+//
+//	go run ./tools/bench/edge -duration 10s -rounds 3 -conns 32
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tremolo-dev/tremolo/services/video/videotest"
+)
+
+func main() {
+	if addr := os.Getenv("TREMOLO_BENCH_HELLO"); addr != "" {
+		serveHello(addr)
+		return
+	}
+	duration := flag.Duration("duration", 10*time.Second, "length of each measured run")
+	rounds := flag.Int("rounds", 3, "runs per server, alternating")
+	conns := flag.Int("conns", 32, "concurrent connections of the load driver")
+	uploads := flag.Int("uploads", 10, "5 MB videos to publish for the throughput figure")
+	flag.Parse()
+	if err := run(*duration, *rounds, *conns, *uploads); err != nil {
+		fmt.Fprintln(os.Stderr, "edge bench:", err)
+		os.Exit(1)
+	}
+}
+
+func serveHello(addr string) {
+	http.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("hello")) })
+	fmt.Fprintln(os.Stderr, http.ListenAndServe(addr, nil))
+	os.Exit(1)
+}
+
+func freeAddr() string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func run(duration time.Duration, rounds, conns, uploads int) error {
+	dir, err := os.MkdirTemp("", "tremolo-edge-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	bin := filepath.Join(dir, "tremolo")
+	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/tremolo").CombinedOutput(); err != nil {
+		return fmt.Errorf("building cmd/tremolo (run from the repository root): %v\n%s", err, out)
+	}
+
+	helloAddr, edgeAddr := freeAddr(), freeAddr()
+	self, _ := os.Executable()
+	hello := exec.Command(self)
+	hello.Env = append(os.Environ(), "TREMOLO_BENCH_HELLO="+helloAddr)
+	tremolo := exec.Command(bin, "-http-addr", edgeAddr, "-grpc-addr", freeAddr(), "-data-dir", filepath.Join(dir, "data"),
+		"-seed-demo=false", "-log-level", "warn", "-debug-pprof", "-jwt-key", "bench-key-bench-key-bench-key-bench-key")
+	tremolo.Stderr = os.Stderr
+	for _, c := range []*exec.Cmd{hello, tremolo} {
+		if err := c.Start(); err != nil {
+			return err
+		}
+		defer func(c *exec.Cmd) { _ = c.Process.Kill(); _ = c.Wait() }(c)
+	}
+	if err := waitReady("http://"+edgeAddr+"/readyz", "http://"+helloAddr+"/"); err != nil {
+		return err
+	}
+	base := "http://" + edgeAddr
+
+	// Publish throughput and peak RSS first, so that VmHWM reflects
+	// start-up plus publishing.
+	author, err := register(base, "author")
+	if err != nil {
+		return err
+	}
+	file := videotest.Sized(5 << 20)
+	start := time.Now()
+	for i := 0; i < uploads; i++ {
+		if err := publish(base, author.token, fmt.Sprintf("upload %d", i), file); err != nil {
+			return err
+		}
+	}
+	pubElapsed := time.Since(start)
+	peak := vmHWM(tremolo.Process.Pid)
+
+	// Thirty small videos for a full feed page, liked and followed by the viewer.
+	viewer, err := register(base, "viewer")
+	if err != nil {
+		return err
+	}
+	for i := 0; i < 30; i++ {
+		if err := publish(base, author.token, fmt.Sprintf("feed %d", i), videotest.MP4()); err != nil {
+			return err
+		}
+	}
+	if err := action(base, "/douyin/relation/action/", url.Values{"token": {viewer.token}, "to_user_id": {strconv.FormatInt(author.id, 10)}, "action_type": {"1"}}); err != nil {
+		return err
+	}
+	feedURL := base + "/douyin/feed/?token=" + viewer.token
+	if n, err := feedSize(feedURL); err != nil || n != 30 {
+		return fmt.Errorf("the feed has %d videos (%v); want 30", n, err)
+	}
+
+	if os.Getenv("TREMOLO_BENCH_PROFILE") != "" {
+		// Profile the server under feed load.
+		go func() {
+			resp, err := http.Get(base + "/debug/pprof/profile?seconds=8")
+			if err == nil {
+				f, _ := os.Create(os.Getenv("TREMOLO_BENCH_PROFILE"))
+				_, _ = io.Copy(f, resp.Body)
+				f.Close()
+				resp.Body.Close()
+			}
+		}()
+		load(feedURL, 9*time.Second, conns)
+	}
+	results := map[string][]result{}
+	for r := 0; r < rounds; r++ {
+		for _, t := range []struct{ name, url string }{{"hello", "http://" + helloAddr + "/"}, {"feed", feedURL}} {
+			res := load(t.url, duration, conns)
+			results[t.name] = append(results[t.name], res)
+			fmt.Printf("round %d  %-6s %8.0f req/s  p50 %7.2f ms  p99 %7.2f ms  errors %d\n", r+1, t.name, res.qps, ms(res.p50), ms(res.p99), res.errors)
+		}
+	}
+	h, f := median(results["hello"]), median(results["feed"])
+	fmt.Printf("\nmedian of %d rounds, %s each, %d connections\n", rounds, duration, conns)
+	fmt.Printf("| server | req/s | p50 ms | p99 ms |\n|---|---|---|---|\n")
+	fmt.Printf("| net/http hello (baseline) | %.0f | %.2f | %.2f |\n", h.qps, ms(h.p50), ms(h.p99))
+	fmt.Printf("| edge /douyin/feed/ (30 videos, token) | %.0f | %.2f | %.2f |\n", f.qps, ms(f.p50), ms(f.p99))
+	fmt.Printf("ratio (feed / hello): %.3f\n", f.qps/h.qps)
+	mb := float64(uploads*len(file)) / (1 << 20)
+	fmt.Printf("\npublish: %d x 5 MB in %s = %.1f MB/s, %.1f uploads/s; server peak RSS %.1f MB\n",
+		uploads, pubElapsed.Round(time.Millisecond), mb/pubElapsed.Seconds(), float64(uploads)/pubElapsed.Seconds(), float64(peak)/(1<<20))
+	return nil
+}
+
+func waitReady(urls ...string) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for _, u := range urls {
+		for {
+			resp, err := http.Get(u)
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					break
+				}
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("%s not ready: %v", u, err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	return nil
+}
+
+type account struct {
+	id    int64
+	token string
+}
+
+type envelope struct {
+	StatusCode int32  `json:"status_code"`
+	StatusMsg  string `json:"status_msg"`
+	UserID     int64  `json:"user_id"`
+	Token      string `json:"token"`
+	VideoList  []struct {
+		ID int64 `json:"id"`
+	} `json:"video_list"`
+}
+
+func call(req *http.Request) (envelope, error) {
+	var e envelope
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return e, err
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(&e); err != nil {
+		return e, err
+	}
+	if e.StatusCode != 0 {
+		return e, fmt.Errorf("%s: status %d: %s", req.URL.Path, e.StatusCode, e.StatusMsg)
+	}
+	return e, nil
+}
+
+func register(base, name string) (account, error) {
+	req, _ := http.NewRequest("POST", base+"/douyin/user/register/", strings.NewReader(url.Values{"username": {name}, "password": {"bench"}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	e, err := call(req)
+	return account{id: e.UserID, token: e.Token}, err
+}
+
+func action(base, path string, v url.Values) error {
+	req, _ := http.NewRequest("POST", base+path, strings.NewReader(v.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	_, err := call(req)
+	return err
+}
+
+func publish(base, token, title string, data []byte) error {
+	var body bytes.Buffer
+	w := multipart.NewWriter(&body)
+	_ = w.WriteField("token", token)
+	_ = w.WriteField("title", title)
+	fw, _ := w.CreateFormFile("data", "video.mp4")
+	_, _ = fw.Write(data)
+	_ = w.Close()
+	req, _ := http.NewRequest("POST", base+"/douyin/publish/action/", &body)
+	req.Header.Set("Content-Type", w.FormDataContentType())
+	_, err := call(req)
+	return err
+}
+
+func feedSize(u string) (int, error) {
+	req, _ := http.NewRequest("GET", u, nil)
+	e, err := call(req)
+	return len(e.VideoList), err
+}
+
+// vmHWM returns the peak resident set size of a process, in bytes.
+func vmHWM(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+type result struct {
+	qps      float64
+	p50, p99 time.Duration
+	errors   int64
+}
+
+// load sends GETs on conns keep-alive connections for duration; a response
+// that is not 200 or whose body does not say status_code 0 (for the edge)
+// counts as an error.
+func load(u string, duration time.Duration, conns int) result {
+	tr := &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns}
+	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	defer tr.CloseIdleConnections()
+	var (
+		wg        sync.WaitGroup
+		errs      atomic.Int64
+		mu        sync.Mutex
+		latencies []time.Duration
+	)
+	ctx, cancel := context.WithTimeout(context.Background(), duration)
+	defer cancel()
+	start := time.Now()
+	for i := 0; i < conns; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			local := make([]time.Duration, 0, 1024)
+			for ctx.Err() == nil {
+				t0 := time.Now()
+				resp, err := client.Get(u)
+				if err != nil {
+					errs.Add(1)
+					continue
+				}
+				body, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err != nil || resp.StatusCode != 200 || bytes.Contains(body, []byte(`"status_code":`)) && !bytes.HasPrefix(body, []byte(`{"status_code":0,`)) {
+					errs.Add(1)
+					continue
+				}
+				local = append(local, time.Since(t0))
+			}
+			mu.Lock()
+			latencies = append(latencies, local...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	slices.Sort(latencies)
+	if len(latencies) == 0 {
+		return result{errors: errs.Load()}
+	}
+	return result{qps: float64(len(latencies)) / elapsed.Seconds(), p50: latencies[len(latencies)/2], p99: latencies[len(latencies)*99/100], errors: errs.Load()}
+}
+
+func median(rs []result) result {
+	slices.SortFunc(rs, func(a, b result) int {
+		switch {
+		case a.qps < b.qps:
+			return -1
+		case a.qps > b.qps:
+			return 1
+		}
+		return 0
+	})
+	return rs[len(rs)/2]
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+

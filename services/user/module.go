@@ -57,12 +57,5 @@ func OpenStore(lc fx.Lifecycle, appCfg app.Config, cfg Config) (*store.Store, er
 // NewSigner loads the token key (by default <data-dir>/jwt.key, created on
 // first start) and returns the signer.
 func NewSigner(appCfg app.Config, cfg token.Config) (*token.Signer, error) {
-	if cfg.Key == "" && cfg.KeyFile == "" {
-		cfg.KeyFile = filepath.Join(appCfg.DataDir, "jwt.key")
-	}
-	key, err := cfg.LoadKey()
-	if err != nil {
-		return nil, err
-	}
-	return token.NewSigner(key, cfg.TTL, cfg.Leeway)
+	return token.NewSignerFromConfig(cfg, appCfg.DataDir)
 }

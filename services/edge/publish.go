@@ -9,6 +9,9 @@ import (
 	"mime/multipart"
 	"net/http"
 	"os"
+	"unicode/utf8"
+
+	"google.golang.org/grpc"
 
 	edgev1 "github.com/tremolo-dev/tremolo/gen/douyin/edge/v1"
 	videov1 "github.com/tremolo-dev/tremolo/gen/douyin/video/v1"
@@ -39,12 +42,31 @@ func (p *publisher) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	writeEnvelope(w, r, nil)
 }
 
-// upload is what the form said so far.
+// upload is what the request said so far.
 type upload struct {
-	token, title string
-	titleSet     bool
-	user         int64
-	verified     bool
+	token, title       string
+	tokenSet, titleSet bool
+	user               int64
+	verified           bool
+}
+
+// set records the token or the title. Like every other route, publish
+// takes a parameter from the query and the form at once when both carry
+// the same value, and refuses two different values (which one the app
+// meant is unknown) and text that is not UTF-8.
+func (up *upload) set(name, v string) error {
+	if !utf8.ValidString(v) {
+		return edgev1.ErrorInvalidParameter("parameter %s is not UTF-8", name)
+	}
+	cur, isSet := &up.token, &up.tokenSet
+	if name == "title" {
+		cur, isSet = &up.title, &up.titleSet
+	}
+	if *isSet && *cur != v {
+		return edgev1.ErrorInvalidParameter("parameter %s is given twice with different values", name)
+	}
+	*cur, *isSet = v, true
+	return nil
 }
 
 func (p *publisher) publish(r *http.Request) error {
@@ -59,13 +81,28 @@ func (p *publisher) publish(r *http.Request) error {
 	if err != nil {
 		return edgev1.ErrorInvalidParameter("malformed multipart body")
 	}
+	var up upload
 	q := r.URL.Query()
-	up := upload{token: auth.Token(r), title: q.Get("title"), titleSet: q.Has("title")}
+	for _, name := range []string{"token", "title"} {
+		for _, v := range q[name] {
+			if err := up.set(name, v); err != nil {
+				return err
+			}
+		}
+	}
+	if !up.tokenSet {
+		if tok := auth.Token(r); tok != "" { // Authorization: Bearer
+			up.token, up.tokenSet = tok, true
+		}
+	}
 	var (
-		sent  *videov1.PublishResponse
-		spool *os.File
+		sending *sending // the file streamed as it arrived, not yet committed
+		spool   *os.File
 	)
 	defer func() {
+		if sending != nil {
+			sending.abort()
+		}
 		if spool != nil {
 			spool.Close()
 			os.Remove(spool.Name())
@@ -79,14 +116,14 @@ func (p *publisher) publish(r *http.Request) error {
 		if err != nil {
 			return uploadError(err, p.maxBytes)
 		}
-		switch part.FormName() {
-		case "token":
-			up.token, err = readField(part, 4<<10)
-		case "title":
-			up.title, err = readField(part, 4<<10)
-			up.titleSet = true
+		switch name := part.FormName(); name {
+		case "token", "title":
+			var v string
+			if v, err = readField(part, 4<<10); err == nil {
+				err = up.set(name, v)
+			}
 		case "data":
-			if sent != nil || spool != nil {
+			if sending != nil || spool != nil {
 				return edgev1.ErrorInvalidParameter("data is given twice")
 			}
 			if up.token != "" && up.titleSet {
@@ -94,7 +131,9 @@ func (p *publisher) publish(r *http.Request) error {
 				if err := p.verify(&up); err != nil {
 					return err
 				}
-				sent, err = p.send(r.Context(), up, part)
+				if sending, err = p.start(r.Context(), up); err == nil {
+					err = sending.copy(part)
+				}
 			} else {
 				spool, err = p.spool(part)
 			}
@@ -106,10 +145,16 @@ func (p *publisher) publish(r *http.Request) error {
 			return uploadError(err, p.maxBytes)
 		}
 	}
-	switch {
-	case sent != nil:
-		return nil
-	case spool == nil:
+	// The whole body is read and valid: only now is the video committed
+	// (the service stores it when the stream is closed). Any failure
+	// before this point abandons the stream, and nothing is written.
+	if sending != nil {
+		s := sending
+		sending = nil
+		_, err := s.finish()
+		return err
+	}
+	if spool == nil {
 		return edgev1.ErrorInvalidParameter("data (the video file) is required")
 	}
 	if err := p.verify(&up); err != nil {
@@ -118,7 +163,15 @@ func (p *publisher) publish(r *http.Request) error {
 	if _, err := spool.Seek(0, io.SeekStart); err != nil {
 		return apierror.Internal(fmt.Errorf("edge: rewinding spooled upload: %w", err))
 	}
-	_, err = p.send(r.Context(), up, spool)
+	if sending, err = p.start(r.Context(), up); err != nil {
+		return err
+	}
+	if err := sending.copy(spool); err != nil {
+		return uploadError(err, p.maxBytes)
+	}
+	s := sending
+	sending = nil
+	_, err = s.finish()
 	return err
 }
 
@@ -137,41 +190,82 @@ func (p *publisher) verify(up *upload) error {
 	return nil
 }
 
-// send streams the metadata and then the file to the video service.
-func (p *publisher) send(ctx context.Context, up upload, file io.Reader) (*videov1.PublishResponse, error) {
+// sending is a Publish stream to the video service: the metadata, then
+// the file in chunks. The service stores the video only when the stream is
+// closed (finish); abort abandons it, and the service discards what it got.
+type sending struct {
+	stream   grpc.ClientStreamingClient[videov1.PublishRequest, videov1.PublishResponse]
+	cancel   context.CancelFunc
+	maxBytes int64
+	total    int64
+}
+
+// start opens the stream as the upload's user and sends the metadata.
+func (p *publisher) start(ctx context.Context, up upload) (*sending, error) {
 	ctx, cancel := context.WithCancel(auth.WithUser(ctx, up.user))
-	defer cancel()
 	stream, err := p.videos.Publish(ctx)
 	if err != nil {
+		cancel()
 		return nil, err
 	}
+	s := &sending{stream: stream, cancel: cancel, maxBytes: p.maxBytes}
 	if err := stream.Send(&videov1.PublishRequest{Part: &videov1.PublishRequest_Metadata{Metadata: &videov1.PublishMetadata{Title: up.title}}}); err != nil {
 		_, rerr := stream.CloseAndRecv()
+		cancel()
 		return nil, firstErr(rerr, err)
 	}
+	return s, nil
+}
+
+// copy sends file's bytes. A file that ends early (a truncated multipart
+// body) is an error, not the end of the video.
+func (s *sending) copy(file io.Reader) error {
 	buf := make([]byte, chunkSize)
-	var total int64
 	for {
-		n, rerr := io.ReadFull(file, buf)
+		n, rerr := fill(file, buf)
 		if n > 0 {
-			total += int64(n)
-			if total > p.maxBytes {
-				return nil, videov1.ErrorTooLarge("the video exceeds %d bytes", p.maxBytes)
+			s.total += int64(n)
+			if s.total > s.maxBytes {
+				return videov1.ErrorTooLarge("the video exceeds %d bytes", s.maxBytes)
 			}
-			if err := stream.Send(&videov1.PublishRequest{Part: &videov1.PublishRequest_Chunk{Chunk: buf[:n]}}); err != nil {
+			if err := s.stream.Send(&videov1.PublishRequest{Part: &videov1.PublishRequest_Chunk{Chunk: buf[:n]}}); err != nil {
 				// The service ended the stream early: its reason is in CloseAndRecv.
-				_, cerr := stream.CloseAndRecv()
-				return nil, firstErr(cerr, err)
+				_, cerr := s.stream.CloseAndRecv()
+				return firstErr(cerr, err)
 			}
 		}
-		if errors.Is(rerr, io.EOF) || errors.Is(rerr, io.ErrUnexpectedEOF) {
-			break
+		if errors.Is(rerr, io.EOF) {
+			return nil
 		}
 		if rerr != nil {
-			return nil, uploadError(rerr, p.maxBytes)
+			return rerr
 		}
 	}
-	return stream.CloseAndRecv()
+}
+
+// finish closes the stream: the service stores the video and answers.
+func (s *sending) finish() (*videov1.PublishResponse, error) {
+	defer s.cancel()
+	return s.stream.CloseAndRecv()
+}
+
+// abort abandons the stream without closing it: the service sees the
+// call cancelled and stores nothing.
+func (s *sending) abort() { s.cancel() }
+
+// fill reads from r until buf is full or r ends. It returns io.EOF only at
+// r's end; any other error (io.ErrUnexpectedEOF from a multipart part
+// cut short) is returned as such.
+func fill(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // spool copies the file part to a temporary file, within the size bound.

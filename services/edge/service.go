@@ -112,6 +112,11 @@ func (s *Service) PublishList(ctx context.Context, req *edgev1.PublishListReques
 	if err != nil {
 		return nil, err
 	}
+	if len(list.GetVideos()) == 0 {
+		if err := s.userExists(ctx, id); err != nil {
+			return nil, err
+		}
+	}
 	ids := make([]int64, len(list.GetVideos()))
 	for i, v := range list.GetVideos() {
 		ids[i] = v.GetId()
@@ -152,6 +157,11 @@ func (s *Service) FavoriteList(ctx context.Context, req *edgev1.FavoriteListRequ
 	liked, err := s.c.Favorites.ListLiked(ctx, &favoritev1.ListLikedRequest{UserId: id})
 	if err != nil {
 		return nil, err
+	}
+	if len(liked.GetVideoIds()) == 0 {
+		if err := s.userExists(ctx, id); err != nil {
+			return nil, err
+		}
 	}
 	videos, err := s.hydrateVideos(ctx, liked.GetVideoIds())
 	if err != nil {
@@ -196,6 +206,11 @@ func (s *Service) CommentList(ctx context.Context, req *edgev1.CommentListReques
 	list, err := s.c.Comments.List(ctx, &commentv1.ListRequest{VideoId: req.GetVideoId()})
 	if err != nil {
 		return nil, err
+	}
+	if len(list.GetComments()) == 0 {
+		if err := s.videoExists(ctx, req.GetVideoId()); err != nil {
+			return nil, err
+		}
 	}
 	comments, err := s.comments(ctx, list.GetComments())
 	if err != nil {
@@ -351,6 +366,28 @@ func (s *Service) MessageChat(ctx context.Context, req *edgev1.MessageChatReques
 		out[i] = &appv1.Message{Id: m.GetId(), ToUserId: m.GetToUserId(), FromUserId: m.GetFromUserId(), Content: m.GetContent(), CreateTime: m.GetCreatedAt()}
 	}
 	return &edgev1.MessageChatResponse{MessageList: out}, nil
+}
+
+// userExists returns USER_NOT_FOUND for an unknown user. The lists of the
+// services that keep no users (videos, likes) are empty for an unknown id;
+// the app is told that the user does not exist, as the relation lists and
+// the profile tell it. It is asked only when a list is empty.
+func (s *Service) userExists(ctx context.Context, id int64) error {
+	_, err := s.c.Users.GetUser(ctx, &userv1.GetUserRequest{UserId: id})
+	return err
+}
+
+// videoExists returns VIDEO_NOT_FOUND for an unknown video (the comment
+// service lists no comments for it), as liking or commenting on it does.
+func (s *Service) videoExists(ctx context.Context, id int64) error {
+	r, err := s.c.Videos.BatchGetVideos(ctx, &videov1.BatchGetVideosRequest{VideoIds: []int64{id}})
+	if err != nil {
+		return err
+	}
+	if _, ok := r.GetVideos()[id]; !ok {
+		return videov1.ErrorVideoNotFound("")
+	}
+	return nil
 }
 
 func (s *Service) hydrateVideos(ctx context.Context, ids []int64) ([]*appv1.Video, error) {

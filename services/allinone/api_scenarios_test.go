@@ -2,6 +2,7 @@ package allinone_test
 
 import (
 	"bytes"
+	_ "embed"
 	"fmt"
 	"image"
 	_ "image/jpeg"
@@ -9,7 +10,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -95,6 +95,11 @@ func checkMedia(t testing.TB, e *env, v apiVideo, want []byte) {
 	}
 }
 
+// demoClip is the file allinone seeds (its demoVideo).
+//
+//go:embed demo/demo.mp4
+var demoClip []byte
+
 // freshInstall: a new install's feed shows the seeded demo video, playable.
 func freshInstall(t *testing.T, e *env) {
 	r := e.c.get(t, "/douyin/feed/", nil).ok(t, "feed of a fresh install")
@@ -108,11 +113,7 @@ func freshInstall(t *testing.T, e *env) {
 	if r.NextTime <= 0 || r.NextTime > nowMS() || r.NextTime < nowMS()-10*60*1000 {
 		t.Fatalf("fresh install: next_time %d is not the demo's publish time in ms (now %d)", r.NextTime, nowMS())
 	}
-	clip, err := os.ReadFile("demo/demo.mp4")
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkMedia(t, e, demo, clip)
+	checkMedia(t, e, demo, demoClip)
 }
 
 // happyPath is the app's everyday use by three new users (names prefixed

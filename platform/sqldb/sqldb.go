@@ -129,6 +129,10 @@ type DB struct {
 	*sql.DB
 	// Dialect is the database behind DB.
 	Dialect Dialect
+
+	// stmts caches prepared statements for QueryContext, QueryRowContext
+	// and ExecContext (stmtcache.go).
+	stmts *stmtCache
 }
 
 // Open opens and pings the database named by dsn (see the package doc for
@@ -163,7 +167,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	if err := db.PingContext(pingCtx); err != nil {
 		return nil, errors.Join(fmt.Errorf("sqldb: connecting to %s: %w", redact(dsn), err), db.Close())
 	}
-	return &DB{DB: db, Dialect: dialect}, nil
+	return &DB{DB: db, Dialect: dialect, stmts: &stmtCache{stmts: map[string]*sql.Stmt{}}}, nil
 }
 
 // sqliteParams are applied to every connection the pool opens. _pragma

@@ -261,7 +261,8 @@ func (x *SendResponse) GetMessage() *Message {
 type ChatRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	PeerId int64                  `protobuf:"varint,1,opt,name=peer_id,json=peerId,proto3" json:"peer_id,omitempty"`
-	// Unix milliseconds: only messages created after it; 0 means the whole history.
+	// Unix milliseconds: only messages created after it; 0 means from the
+	// start of the history (at most 500 messages per call, see Chat).
 	AfterTime     int64 `protobuf:"varint,2,opt,name=after_time,json=afterTime,proto3" json:"after_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -35,7 +35,10 @@ const (
 type MessageServiceClient interface {
 	// Send sends a message from the caller. The two users need not be friends.
 	Send(ctx context.Context, in *SendRequest, opts ...grpc.CallOption) (*SendResponse, error)
-	// Chat returns the messages between the caller and a peer, oldest first.
+	// Chat returns the messages between the caller and a peer, oldest first:
+	// at most 500 per call, never splitting a millisecond, so a client that
+	// asks again with after_time = the last created_at it received gets the
+	// rest.
 	Chat(ctx context.Context, in *ChatRequest, opts ...grpc.CallOption) (*ChatResponse, error)
 	// BatchLatest returns the latest message between the caller and each peer.
 	BatchLatest(ctx context.Context, in *BatchLatestRequest, opts ...grpc.CallOption) (*BatchLatestResponse, error)
@@ -87,7 +90,10 @@ func (c *messageServiceClient) BatchLatest(ctx context.Context, in *BatchLatestR
 type MessageServiceServer interface {
 	// Send sends a message from the caller. The two users need not be friends.
 	Send(context.Context, *SendRequest) (*SendResponse, error)
-	// Chat returns the messages between the caller and a peer, oldest first.
+	// Chat returns the messages between the caller and a peer, oldest first:
+	// at most 500 per call, never splitting a millisecond, so a client that
+	// asks again with after_time = the last created_at it received gets the
+	// rest.
 	Chat(context.Context, *ChatRequest) (*ChatResponse, error)
 	// BatchLatest returns the latest message between the caller and each peer.
 	BatchLatest(context.Context, *BatchLatestRequest) (*BatchLatestResponse, error)

@@ -65,6 +65,7 @@ func TestDeclaredServicesMatchTree(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("%d main packages in %s, %d services + %d all-in-one in services.bzl", len(dirs), root, len(services), len(allInOne))
 	found := map[string]string{}
 	for _, d := range dirs {
 		found[d.Name] = d.Label()

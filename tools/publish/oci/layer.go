@@ -30,12 +30,11 @@ type File struct {
 
 // Layer is a gzip-compressed tar layer held in memory, built once: its
 // digests are computed when it is made, so pushing or writing it never
-// recompresses. It implements v1.Layer.
+// recompresses. Only the compressed bytes are kept. It implements v1.Layer.
 type Layer struct {
-	compressed   []byte
-	uncompressed []byte
-	digest       v1.Hash
-	diffID       v1.Hash
+	compressed []byte
+	digest     v1.Hash
+	diffID     v1.Hash
 }
 
 var _ v1.Layer = (*Layer)(nil)
@@ -60,10 +59,9 @@ func NewLayer(files []File, mtime time.Time) (*Layer, error) {
 		return nil, err
 	}
 	return &Layer{
-		compressed:   gz.Bytes(),
-		uncompressed: tarball,
-		digest:       sha256Hash(gz.Bytes()),
-		diffID:       sha256Hash(tarball),
+		compressed: gz.Bytes(),
+		digest:     sha256Hash(gz.Bytes()),
+		diffID:     sha256Hash(tarball),
 	}, nil
 }
 
@@ -153,16 +151,13 @@ func (l *Layer) Compressed() (io.ReadCloser, error) {
 	return io.NopCloser(bytes.NewReader(l.compressed)), nil
 }
 
-// Uncompressed returns the tar bytes.
+// Uncompressed returns the tar stream (decompressed on the fly).
 func (l *Layer) Uncompressed() (io.ReadCloser, error) {
-	return io.NopCloser(bytes.NewReader(l.uncompressed)), nil
+	return gzip.NewReader(bytes.NewReader(l.compressed))
 }
 
 // Size is the compressed size.
 func (l *Layer) Size() (int64, error) { return int64(len(l.compressed)), nil }
-
-// UncompressedSize is the size of the tar stream.
-func (l *Layer) UncompressedSize() int64 { return int64(len(l.uncompressed)) }
 
 // MediaType is the OCI gzip layer type.
 func (l *Layer) MediaType() (types.MediaType, error) { return types.OCILayer, nil }

@@ -167,7 +167,7 @@ func Build(in Input) (*Document, error) {
 		Checksums:             []Checksum{{"SHA256", imageHex}},
 		Description:           fmt.Sprintf("Tremolo %s service image for %s", in.Service, in.Platform),
 		PrimaryPackagePurpose: "CONTAINER",
-		ExternalRefs: []ExternalRef{purl(fmt.Sprintf("pkg:oci/%s@sha256%%3A%s?arch=%s&os=%s", strings.ToLower(in.Service), imageHex, arch, osName))},
+		ExternalRefs:          []ExternalRef{purl(fmt.Sprintf("pkg:oci/%s@sha256%%3A%s?arch=%s&os=%s", strings.ToLower(in.Service), imageHex, arch, osName))},
 	}.withDefaults())
 
 	// The binary: the main package of the main module.

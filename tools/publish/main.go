@@ -47,6 +47,26 @@ func main() {
 	}
 }
 
+// mapFlag is a repeatable KEY=VALUE flag.
+type mapFlag map[string]string
+
+func (m mapFlag) String() string {
+	var parts []string
+	for _, k := range oci.SortedKeys(m) {
+		parts = append(parts, k+"="+m[k])
+	}
+	return strings.Join(parts, ",")
+}
+
+func (m mapFlag) Set(v string) error {
+	k, val, ok := strings.Cut(v, "=")
+	if !ok || k == "" {
+		return fmt.Errorf("%q: want KEY=VALUE", v)
+	}
+	m[k] = val
+	return nil
+}
+
 type listFlag []string
 
 func (l *listFlag) String() string { return strings.Join(*l, ",") }
@@ -112,7 +132,10 @@ Flags:
 	fs.StringVar(&c.EtcdImage, "etcd-image", "registry.k8s.io/etcd:3.5.21-0", "etcd image in the Kubernetes manifests (pin it by digest for production)")
 	fs.IntVar(&c.EtcdReplicas, "etcd-replicas", 1, "etcd members in the Kubernetes manifests (0: no etcd)")
 	fs.StringVar(&c.EtcdEnv, "etcd-env", "TREMOLO_ETCD_ENDPOINTS", "variable that gives the services etcd's endpoints")
-	fs.IntVar(&c.Replicas, "replicas", 1, "replicas per service in the Kubernetes manifests")
+	fs.IntVar(&c.Replicas, "replicas", 1, "replicas per service in the Kubernetes manifests (more than 1 needs distinct TREMOLO_NODE_IDs: docs/images.md)")
+	c.K8sEnv, c.K8sVolumes = map[string]string{}, map[string]string{}
+	fs.Var(mapFlag(c.K8sEnv), "k8s-env", "extra TREMOLO_*=value for the shared ConfigMap (repeatable), e.g. TREMOLO_EDGE_TIME_ZONE=Asia/Shanghai")
+	fs.Var(mapFlag(c.K8sVolumes), "k8s-volume", "service=size: a PersistentVolumeClaim for the service's data directory (repeatable; default video=10Gi; size 0: emptyDir)")
 	fs.BoolVar(&c.quiet, "q", false, "no progress output")
 	if err := fs.Parse(args); err != nil {
 		return nil, err

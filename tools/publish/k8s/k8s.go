@@ -59,6 +59,11 @@ type Options struct {
 	EtcdImage    string
 	EtcdReplicas int
 	Replicas     int32 // per service
+	// Volumes gives services a PersistentVolumeClaim of that size (e.g.
+	// "video": "10Gi") for their data directory instead of an emptyDir;
+	// their Deployments then roll out with the Recreate strategy (a
+	// ReadWriteOnce volume cannot be attached to two pods at once).
+	Volumes map[string]string
 	// Header is put at the top of every file (as # comments).
 	Header string
 }
@@ -112,14 +117,34 @@ func Generate(o Options) (map[string][]byte, error) {
 	}
 	for _, s := range o.Services {
 		d, svc := deployment(s, o.Replicas), service(s.Name, podLabels(s.Name))
-		if files[s.Name+".yaml"], err = render(o.Header, d, svc); err != nil {
+		objs := []any{d, svc}
+		if size, ok := o.Volumes[s.Name]; ok {
+			pvc, err := claim(s.Name, size)
+			if err != nil {
+				return nil, err
+			}
+			spec := &d.Spec.Template.Spec
+			spec.Volumes[0].VolumeSource = corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: pvc.Name}}
+			d.Spec.Strategy = appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType}
+			objs = append(objs, pvc)
+		}
+		if files[s.Name+".yaml"], err = render(o.Header, objs...); err != nil {
 			return nil, err
+		}
+	}
+	for name := range o.Volumes {
+		if !names[name] {
+			return nil, fmt.Errorf("k8s: volume for unknown service %q", name)
 		}
 	}
 	if a := o.AllInOne; a != nil {
 		d := deployment(*a, 1)
-		// One process runs every service in-process: no targets, no etcd.
-		d.Spec.Template.Spec.Containers[0].EnvFrom = []corev1.EnvFromSource{secretRef()}
+		// One process runs every service in-process: no targets, no etcd,
+		// and without the Secret it keeps a generated key in its data dir.
+		optional := true
+		ref := secretRef()
+		ref.SecretRef.Optional = &optional
+		d.Spec.Template.Spec.Containers[0].EnvFrom = []corev1.EnvFromSource{ref}
 		d.Spec.Template.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "TREMOLO_LOG_FORMAT", Value: "json"}}
 		if files["allinone/"+a.Name+".yaml"], err = render(o.Header, d, service(a.Name, podLabels(a.Name))); err != nil {
 			return nil, err
@@ -347,6 +372,22 @@ func etcdStatefulSet(o Options) *appsv1.StatefulSet {
 			}},
 		},
 	}
+}
+
+// claim is a service's data volume.
+func claim(service, size string) (*corev1.PersistentVolumeClaim, error) {
+	q, err := resource.ParseQuantity(size)
+	if err != nil {
+		return nil, fmt.Errorf("k8s: volume size of %s: %w", service, err)
+	}
+	return &corev1.PersistentVolumeClaim{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "PersistentVolumeClaim"},
+		ObjectMeta: meta(service+"-data", podLabels(service)),
+		Spec: corev1.PersistentVolumeClaimSpec{
+			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: q}},
+		},
+	}, nil
 }
 
 func ptr[T any](v T) *T { return &v }

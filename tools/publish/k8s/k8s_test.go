@@ -24,6 +24,7 @@ func options() Options {
 		EtcdEnv:      "TREMOLO_ETCD_ENDPOINTS",
 		EtcdImage:    "registry.k8s.io/etcd:3.5.21-0",
 		EtcdReplicas: 3,
+		Volumes:      map[string]string{"video": "10Gi"},
 		Header:       "test header\nsecond line",
 	}
 }
@@ -63,7 +64,7 @@ func TestGenerate(t *testing.T) {
 			t.Errorf("%s: empty status/creationTimestamp left in", name)
 		}
 	}
-	if kinds["Deployment"] != 4 || kinds["Service"] != 5 || kinds["StatefulSet"] != 1 || kinds["ConfigMap"] != 1 {
+	if kinds["Deployment"] != 4 || kinds["Service"] != 5 || kinds["StatefulSet"] != 1 || kinds["ConfigMap"] != 1 || kinds["PersistentVolumeClaim"] != 1 {
 		t.Fatalf("kinds %v", kinds)
 	}
 
@@ -75,6 +76,21 @@ func TestGenerate(t *testing.T) {
 	}
 	if *d.Spec.Template.Spec.SecurityContext.RunAsUser != 65532 || !*c.SecurityContext.ReadOnlyRootFilesystem {
 		t.Error("not run as the image's non-root user on a read-only root")
+	}
+	if d.Spec.Template.Spec.Volumes[0].EmptyDir == nil || d.Spec.Strategy.Type != appsv1.RollingUpdateDeploymentStrategyType {
+		t.Errorf("user: data volume %+v, strategy %s", d.Spec.Template.Spec.Volumes[0], d.Spec.Strategy.Type)
+	}
+	videoObjs, _ := Decode("video.yaml", files["video.yaml"])
+	vd := videoObjs[0].Obj.(*appsv1.Deployment)
+	if v := vd.Spec.Template.Spec.Volumes[0]; v.PersistentVolumeClaim == nil || v.PersistentVolumeClaim.ClaimName != "video-data" || vd.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType {
+		t.Errorf("video: data volume %+v, strategy %s", v, vd.Spec.Strategy.Type)
+	}
+	if pvc := videoObjs[2].Obj.(*corev1.PersistentVolumeClaim); pvc.Spec.Resources.Requests.Storage().String() != "10Gi" {
+		t.Errorf("video claim %+v", pvc.Spec)
+	}
+	all, _ := Decode("allinone/tremolo.yaml", files["allinone/tremolo.yaml"])
+	if ef := all[0].Obj.(*appsv1.Deployment).Spec.Template.Spec.Containers[0].EnvFrom; len(ef) != 1 || ef[0].SecretRef == nil || !*ef[0].SecretRef.Optional {
+		t.Errorf("all-in-one envFrom %+v", ef)
 	}
 	cms, _ := Decode("tremolo-config.yaml", files["tremolo-config.yaml"])
 	data := cms[0].Obj.(*corev1.ConfigMap).Data
@@ -102,6 +118,7 @@ func TestGenerateWithoutEtcd(t *testing.T) {
 	o := options()
 	o.EtcdReplicas = 0
 	o.AllInOne = nil
+	o.Volumes = nil
 	files, err := Generate(o)
 	if err != nil {
 		t.Fatal(err)
@@ -157,6 +174,14 @@ func TestValidateCatches(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: err = %v, want one mentioning %q", name, err, tc.want)
 		}
+	}
+	// A claim that is not there is caught across files.
+	video := strings.Replace(string(files["video.yaml"]), "claimName: video-data", "claimName: video-media", 1)
+	if err := Validate("video.yaml", []byte(video), files); err == nil || !strings.Contains(err.Error(), "video-media") {
+		t.Errorf("missing claim: err = %v", err)
+	}
+	if _, err := Generate(Options{Services: []Service{{Name: "user", Image: digestRef("user")}}, Volumes: map[string]string{"nope": "1Gi"}}); err == nil {
+		t.Error("volume for an unknown service accepted")
 	}
 	// A missing ConfigMap is caught across files.
 	delete(files, "tremolo-config.yaml")

@@ -22,7 +22,7 @@ type Object struct {
 	File string
 	Kind string
 	Name string
-	Obj  any // *appsv1.Deployment, *appsv1.StatefulSet, *corev1.Service, *corev1.ConfigMap
+	Obj  any // *appsv1.Deployment, *appsv1.StatefulSet, *corev1.Service, *corev1.ConfigMap, *corev1.PersistentVolumeClaim
 }
 
 var pinned = regexp.MustCompile(`^[^@\s]+@sha256:[0-9a-f]{64}$`)
@@ -59,6 +59,8 @@ func Decode(file string, data []byte) ([]Object, error) {
 			obj = &corev1.Service{}
 		case "v1 ConfigMap":
 			obj = &corev1.ConfigMap{}
+		case "v1 PersistentVolumeClaim":
+			obj = &corev1.PersistentVolumeClaim{}
 		default:
 			return nil, fmt.Errorf("%s: unexpected object %s %s", file, tm.APIVersion, tm.Kind)
 		}
@@ -90,6 +92,8 @@ func objectMeta(obj any) metav1.ObjectMeta {
 	case *corev1.Service:
 		return o.ObjectMeta
 	case *corev1.ConfigMap:
+		return o.ObjectMeta
+	case *corev1.PersistentVolumeClaim:
 		return o.ObjectMeta
 	}
 	return metav1.ObjectMeta{}
@@ -186,6 +190,10 @@ func validateObject(o Object, set []Object) []error {
 				}
 			}
 		}
+	case *corev1.PersistentVolumeClaim:
+		if _, ok := obj.Spec.Resources.Requests[corev1.ResourceStorage]; !ok || len(obj.Spec.AccessModes) == 0 {
+			fail("storage request and access modes are required")
+		}
 	case *corev1.ConfigMap:
 		for k := range obj.Data {
 			for _, msg := range validation.IsConfigMapKey(k) {
@@ -251,10 +259,18 @@ func validatePods(o Object, selector *metav1.LabelSelector, t corev1.PodTemplate
 			volumes[pvc.Name] = true
 		}
 	}
-	configMaps := map[string]bool{}
+	configMaps, claims := map[string]bool{}, map[string]bool{}
 	for _, x := range set {
-		if x.Kind == "ConfigMap" {
+		switch x.Kind {
+		case "ConfigMap":
 			configMaps[x.Name] = true
+		case "PersistentVolumeClaim":
+			claims[x.Name] = true
+		}
+	}
+	for _, v := range t.Spec.Volumes {
+		if pvc := v.PersistentVolumeClaim; pvc != nil && !claims[pvc.ClaimName] {
+			fail("volume %s: PersistentVolumeClaim %q is not part of the manifests", v.Name, pvc.ClaimName)
 		}
 	}
 	for _, c := range t.Spec.Containers {

@@ -283,11 +283,17 @@ func Push(ctx context.Context, res *Result, o Options, logf func(string, ...any)
 		remote.WithJobs(max(4, o.Jobs)),
 	}
 	logf("pushing %d indexes (%d tags each) to %s", len(res.Built), len(o.Tags), o.Repo)
-	if err := remote.MultiWrite(todo, append(opts, remote.WithProgress(progress("push images", logf)))...); err != nil {
+	updates, wait := progress("push images", logf)
+	err := remote.MultiWrite(todo, append(opts, remote.WithProgress(updates))...)
+	wait()
+	if err != nil {
 		return fmt.Errorf("push: %w", err)
 	}
 	logf("pushing %d SBOMs as referrers of their images", len(sboms))
-	if err := remote.MultiWrite(sboms, append(opts, remote.WithProgress(progress("push SBOMs", logf)))...); err != nil {
+	updates, wait = progress("push SBOMs", logf)
+	err = remote.MultiWrite(sboms, append(opts, remote.WithProgress(updates))...)
+	wait()
+	if err != nil {
 		return fmt.Errorf("push SBOMs: %w", err)
 	}
 	for _, b := range res.Built {
@@ -297,10 +303,13 @@ func Push(ctx context.Context, res *Result, o Options, logf func(string, ...any)
 }
 
 // progress returns a channel for remote.WithProgress that logs at most
-// once a second, and the final total.
-func progress(what string, logf func(string, ...any)) chan v1.Update {
+// once a second, and the final total; wait returns once that is logged
+// (remote closes the channel when it is done).
+func progress(what string, logf func(string, ...any)) (updates chan v1.Update, wait func()) {
 	ch := make(chan v1.Update, 64)
+	done := make(chan struct{})
 	go func() {
+		defer close(done)
 		var last time.Time
 		var u v1.Update
 		for upd := range ch {
@@ -315,7 +324,7 @@ func progress(what string, logf func(string, ...any)) chan v1.Update {
 		}
 		logf("%s: %s / %s done", what, mb(u.Complete), mb(u.Total))
 	}()
-	return ch
+	return ch, func() { <-done }
 }
 
 // WriteK8s writes the Kubernetes manifests pinned to the pushed digests.

@@ -216,9 +216,15 @@ func (s *Server) Stop(ctx context.Context) error {
 		ctx, cancel = context.WithTimeout(ctx, s.cfg.ShutdownTimeout)
 		defer cancel()
 	}
-	httpErr := s.http.Shutdown(ctx)
-	if httpErr != nil {
-		httpErr = fmt.Errorf("server: HTTP shutdown: %w", errors.Join(httpErr, s.http.Close()))
+	// Past the budget, requests still running (or connections that never
+	// sent one) are cut: that is the documented end of a graceful stop, as
+	// for gRPC below, not a failure of it.
+	var httpErr error
+	if err := s.http.Shutdown(ctx); err != nil {
+		s.logger.Warn("graceful HTTP stop timed out; closing the remaining connections", slog.Any("error", err))
+		if cerr := s.http.Close(); cerr != nil {
+			httpErr = fmt.Errorf("server: closing HTTP connections: %w", cerr)
+		}
 	}
 	done := make(chan struct{})
 	go func() {

@@ -283,3 +283,34 @@ func TestRepeatedUserMetadata(t *testing.T) {
 		t.Fatalf("conflicting user ids: %v; want Unauthenticated", err)
 	}
 }
+
+// An HTTP request still running when the shutdown budget ends is cut, and
+// Stop reports success: the stop went as configured.
+func TestHTTPStopDeadline(t *testing.T) {
+	cfg := loopback()
+	cfg.ShutdownTimeout = 100 * time.Millisecond
+	started := make(chan struct{})
+	slow := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		select {
+		case <-time.After(5 * time.Second):
+		case <-r.Context().Done():
+		}
+	})
+	s, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, Options{Handlers: map[string]http.Handler{"/slow": slow}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _, _ = http.Get("http://" + s.HTTPAddr().String() + "/slow") }()
+	<-started
+	begin := time.Now()
+	if err := s.Stop(context.Background()); err != nil {
+		t.Fatalf("Stop after the budget: %v", err)
+	}
+	if el := time.Since(begin); el > 2*time.Second {
+		t.Fatalf("Stop took %v; the 100ms budget was not enforced", el)
+	}
+}

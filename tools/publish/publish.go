@@ -135,15 +135,19 @@ func Build(ctx context.Context, in *Inputs, o Options, logf func(string, ...any)
 			SBOMDoc: map[oci.Platform][]byte{}, Size: map[oci.Platform]int64{}, BinarySize: map[oci.Platform]int64{},
 		}
 	}
+	for _, s := range in.Services {
+		for _, p := range o.Platforms {
+			if _, ok := s.Binaries[p]; !ok {
+				return nil, fmt.Errorf("%s: no %s binary", s.Name, p)
+			}
+		}
+	}
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(1, o.Jobs))
 	for _, s := range in.Services {
 		labels := Labels(o, s)
 		for _, p := range o.Platforms {
-			bin, ok := s.Binaries[p]
-			if !ok {
-				return nil, fmt.Errorf("%s: no %s binary", s.Name, p)
-			}
+			bin := s.Binaries[p]
 			g.Go(func() error {
 				if err := ctx.Err(); err != nil {
 					return err

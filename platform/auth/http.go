@@ -28,8 +28,10 @@ type Verifier interface {
 type Middleware struct {
 	// Verifier checks tokens.
 	Verifier Verifier
-	// Public reports whether a request may go without a token (a token it
-	// carries is still verified: a bad one is refused everywhere).
+	// Public reports whether a request may go without a token. On a public
+	// route a token that does not verify (expired, or signed with a retired
+	// key) is ignored rather than refused: the app keeps sending its old
+	// token to the feed and to login, which must keep working.
 	Public func(r *http.Request) bool
 	// Reject writes the response for a refused request.
 	Reject func(w http.ResponseWriter, r *http.Request, err error)
@@ -61,8 +63,9 @@ func Token(r *http.Request) string {
 func (m Middleware) Wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tok := Token(r)
+		public := m.Public != nil && m.Public(r)
 		if tok == "" {
-			if m.Public != nil && m.Public(r) {
+			if public {
 				next.ServeHTTP(w, r)
 				return
 			}
@@ -70,6 +73,10 @@ func (m Middleware) Wrap(next http.Handler) http.Handler {
 			return
 		}
 		id, err := m.Verifier.Verify(tok)
+		if err != nil && public {
+			next.ServeHTTP(w, r)
+			return
+		}
 		switch {
 		case errors.Is(err, token.ErrExpired):
 			m.Reject(w, r, ErrTokenExpired)

@@ -109,7 +109,9 @@ func New(cfg Config, logger *slog.Logger, services []Service, opts Options) (*Se
 		s.mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	}
 	for pattern, h := range opts.Handlers {
-		s.mux.Handle(pattern, h)
+		if err := handle(s.mux, pattern, h); err != nil {
+			return nil, err
+		}
 	}
 	var gateway http.Handler = s.gateway
 	if cfg.MaxBodyBytes > 0 {
@@ -266,4 +268,16 @@ func dialable(a net.Addr) string {
 		return net.JoinHostPort("127.0.0.1", fmt.Sprint(tcp.Port))
 	}
 	return net.JoinHostPort("::1", fmt.Sprint(tcp.Port))
+}
+
+// handle registers h, turning http.ServeMux's panic on a bad or conflicting
+// pattern (two modules serving /media/, say) into an error for start-up.
+func handle(mux *http.ServeMux, pattern string, h http.Handler) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("server: HTTP handler %q: %v", pattern, p)
+		}
+	}()
+	mux.Handle(pattern, h)
+	return nil
 }

@@ -112,7 +112,7 @@ func NewHTTP(p HandlerParams) (HandlerResult, error) {
 	if err := edgev1.RegisterDouyinServiceHandlerClient(context.Background(), gw, edgev1.NewDouyinServiceClient(cc)); err != nil {
 		return HandlerResult{}, fmt.Errorf("edge: registering routes: %w", err)
 	}
-	pub := &publisher{videos: p.Videos, verifier: signer, maxBytes: p.Config.MaxUploadBytes, tempDir: os.TempDir()}
+	pub := &publisher{videos: p.Videos, verifier: signer, maxBytes: p.Config.MaxUploadBytes, tempDir: os.TempDir(), spools: make(chan struct{}, maxSpools)}
 	res := HandlerResult{Handlers: []server.Handler{{Pattern: "/douyin/", Handler: Handler(gw, pub, signer)}}}
 	if p.Config.MediaOrigin != "" {
 		origin, err := url.Parse(p.Config.MediaOrigin)

@@ -3,6 +3,7 @@ package edge
 import (
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"mime"
 	"net/http"
@@ -72,14 +73,25 @@ func normalizeInt(name, v string, max int64) (string, error) {
 // grpc-gateway refuses repeated values for a single field. Conflicting
 // values ("video_id=1" in the query, "video_id=2" in the body) are refused.
 func parseParams(r *http.Request) error {
-	if r.Method == http.MethodPost {
-		ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-		if ct == "application/x-www-form-urlencoded" {
-			r.Body = http.MaxBytesReader(nil, r.Body, maxFormBytes)
-		}
-	}
+	// No route but publish takes a body other than a form: bound them all.
+	r.Body = http.MaxBytesReader(nil, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
 		return edgev1.ErrorInvalidParameter("malformed parameters: %s", formError(err))
+	}
+	// net/http reads form bodies of POST, PUT and PATCH only; the app's
+	// clients also send them with GET.
+	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct == "application/x-www-form-urlencoded" && r.Method == http.MethodGet {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			return edgev1.ErrorInvalidParameter("malformed parameters: %s", formError(err))
+		}
+		values, err := url.ParseQuery(string(body))
+		if err != nil {
+			return edgev1.ErrorInvalidParameter("malformed parameters: %s", formError(err))
+		}
+		for k, vs := range values {
+			r.Form[k] = append(r.Form[k], vs...)
+		}
 	}
 	for name, values := range r.Form {
 		for _, v := range values {

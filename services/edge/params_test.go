@@ -98,3 +98,24 @@ func FuzzParseParams(f *testing.F) {
 		}
 	})
 }
+
+// Clients send GET parameters in a form body too.
+func TestParseParamsGetWithFormBody(t *testing.T) {
+	r := httptest.NewRequest("GET", "/douyin/publish/list/?token=t", strings.NewReader("user_id=42"))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if err := parseParams(r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Form.Get("user_id") != "42" || r.Form.Get("token") != "t" {
+		t.Fatalf("form = %v", r.Form)
+	}
+}
+
+// Bodies of every route but publish are bounded.
+func TestParseParamsBoundsBodies(t *testing.T) {
+	r := httptest.NewRequest("POST", "/douyin/user/register/", strings.NewReader(strings.Repeat("a", maxFormBytes+1)))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if err := parseParams(r); !edgev1.IsInvalidParameter(err) {
+		t.Fatalf("oversized form: %v", err)
+	}
+}

@@ -9,6 +9,8 @@ import (
 	"mime/multipart"
 	"net/http"
 	"os"
+
+	"google.golang.org/grpc/codes"
 	"unicode/utf8"
 
 	"google.golang.org/grpc"
@@ -32,7 +34,13 @@ type publisher struct {
 	verifier auth.Verifier
 	maxBytes int64
 	tempDir  string
+	// spools bounds concurrent spooled uploads (see spool); it must have
+	// capacity maxSpools.
+	spools chan struct{}
 }
+
+// maxSpools is how many uploads may spool to disk at once.
+const maxSpools = 4
 
 func (p *publisher) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := p.publish(r); err != nil {
@@ -126,11 +134,14 @@ func (p *publisher) publish(r *http.Request) error {
 			if sending != nil || spool != nil {
 				return edgev1.ErrorInvalidParameter("data is given twice")
 			}
-			if up.token != "" && up.titleSet {
-				// Everything needed is known: stream as the bytes arrive.
+			// A token that came before the file is checked before reading it.
+			if up.token != "" {
 				if err := p.verify(&up); err != nil {
 					return err
 				}
+			}
+			if up.verified && up.titleSet {
+				// Everything needed is known: stream as the bytes arrive.
 				if sending, err = p.start(r.Context(), up); err == nil {
 					err = sending.copy(part)
 				}
@@ -269,7 +280,16 @@ func fill(r io.Reader, buf []byte) (int, error) {
 }
 
 // spool copies the file part to a temporary file, within the size bound.
+//
+// At most maxSpools uploads spool at once: a spooled upload may not have
+// shown a token yet, so the disk it can take must be bounded.
 func (p *publisher) spool(part io.Reader) (*os.File, error) {
+	select {
+	case p.spools <- struct{}{}:
+		defer func() { <-p.spools }()
+	default:
+		return nil, apierror.Platform(codes.ResourceExhausted).Errorf("too many uploads at once: send the token and title before the file, or retry")
+	}
 	f, err := os.CreateTemp(p.tempDir, "tremolo-upload-*")
 	if err != nil {
 		return nil, apierror.Internal(fmt.Errorf("edge: spooling an upload: %w", err))

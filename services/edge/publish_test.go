@@ -119,7 +119,7 @@ func multipartRequest(t *testing.T, query url.Values, parts ...formPart) *http.R
 
 func newTestPublisher(t *testing.T) (*publisher, *fakeVideos) {
 	videos := &fakeVideos{}
-	return &publisher{videos: videos, verifier: fakeVerifier{"alice": 1, "bob": 2}, maxBytes: 1 << 20, tempDir: t.TempDir()}, videos
+	return &publisher{videos: videos, verifier: fakeVerifier{"alice": 1, "bob": 2}, maxBytes: 1 << 20, tempDir: t.TempDir(), spools: make(chan struct{}, maxSpools)}, videos
 }
 
 func TestPublishCommitsOnlyAWholeValidBody(t *testing.T) {

@@ -219,11 +219,15 @@ func (s *Service) CommentList(ctx context.Context, req *edgev1.CommentListReques
 	return &edgev1.CommentListResponse{CommentList: comments}, nil
 }
 
-// comments attaches each comment's author, with one call for all.
+// comments attaches each comment's author, with one call per 500 authors.
 func (s *Service) comments(ctx context.Context, cs []*commentv1.Comment) ([]*appv1.Comment, error) {
-	ids := make([]int64, len(cs))
-	for i, c := range cs {
-		ids[i] = c.GetUserId()
+	ids := make([]int64, 0, len(cs))
+	seen := make(map[int64]bool, len(cs))
+	for _, c := range cs {
+		if !seen[c.GetUserId()] {
+			seen[c.GetUserId()] = true
+			ids = append(ids, c.GetUserId())
+		}
 	}
 	users, err := s.users(ctx, ids)
 	if err != nil {
@@ -317,9 +321,15 @@ func (s *Service) FriendList(ctx context.Context, req *edgev1.FriendListRequest)
 	if err != nil {
 		return nil, err
 	}
-	latest, err := s.c.Messages.BatchLatest(ctx, &messagev1.BatchLatestRequest{PeerIds: list.GetUserIds()})
-	if err != nil {
-		return nil, err
+	latest := map[int64]*messagev1.Message{}
+	for _, part := range chunks(list.GetUserIds()) {
+		r, err := s.c.Messages.BatchLatest(ctx, &messagev1.BatchLatestRequest{PeerIds: part})
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range r.GetLatest() {
+			latest[k] = v
+		}
 	}
 	for _, u := range users {
 		f := &appv1.FriendUser{
@@ -327,7 +337,7 @@ func (s *Service) FriendList(ctx context.Context, req *edgev1.FriendListRequest)
 			IsFollow: u.GetIsFollow(), Avatar: u.GetAvatar(), BackgroundImage: u.GetBackgroundImage(), Signature: u.GetSignature(),
 			TotalFavorited: u.GetTotalFavorited(), WorkCount: u.GetWorkCount(), FavoriteCount: u.GetFavoriteCount(),
 		}
-		if m, ok := latest.GetLatest()[u.GetId()]; ok {
+		if m, ok := latest[u.GetId()]; ok {
 			f.Message = m.GetContent()
 			if m.GetFromUserId() == viewer {
 				f.MsgType = 1
@@ -390,26 +400,48 @@ func (s *Service) videoExists(ctx context.Context, id int64) error {
 	return nil
 }
 
+// hydrateBatch is how many ids one feed call assembles (the feed's limit).
+const hydrateBatch = 500
+
+// chunks splits ids into runs of at most hydrateBatch: lists (a prolific
+// author's videos, a popular user's followers) may be longer than one call.
+func chunks(ids []int64) [][]int64 {
+	var out [][]int64
+	for len(ids) > hydrateBatch {
+		out = append(out, ids[:hydrateBatch])
+		ids = ids[hydrateBatch:]
+	}
+	return append(out, ids)
+}
+
 func (s *Service) hydrateVideos(ctx context.Context, ids []int64) ([]*appv1.Video, error) {
+	out := make([]*appv1.Video, 0, len(ids))
 	if len(ids) == 0 {
-		return []*appv1.Video{}, nil
+		return out, nil
 	}
-	r, err := s.c.Feed.HydrateVideos(ctx, &feedv1.HydrateVideosRequest{VideoIds: ids})
-	if err != nil {
-		return nil, err
+	for _, part := range chunks(ids) {
+		r, err := s.c.Feed.HydrateVideos(ctx, &feedv1.HydrateVideosRequest{VideoIds: part})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r.GetVideos()...)
 	}
-	return s.absolute(ctx, r.GetVideos()), nil
+	return s.absolute(ctx, out), nil
 }
 
 func (s *Service) orderedUsers(ctx context.Context, ids []int64) ([]*appv1.User, error) {
+	out := make([]*appv1.User, 0, len(ids))
 	if len(ids) == 0 {
-		return []*appv1.User{}, nil
+		return out, nil
 	}
-	r, err := s.c.Feed.HydrateUsers(ctx, &feedv1.HydrateUsersRequest{UserIds: ids})
-	if err != nil {
-		return nil, err
+	for _, part := range chunks(ids) {
+		r, err := s.c.Feed.HydrateUsers(ctx, &feedv1.HydrateUsersRequest{UserIds: part})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r.GetUsers()...)
 	}
-	return r.GetUsers(), nil
+	return out, nil
 }
 
 func (s *Service) users(ctx context.Context, ids []int64) (map[int64]*appv1.User, error) {

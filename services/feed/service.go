@@ -111,12 +111,10 @@ func (s *Service) HydrateUsers(ctx context.Context, req *feedv1.HydrateUsersRequ
 	return &feedv1.HydrateUsersResponse{Users: out}, nil
 }
 
-// checkIDs refuses non-positive ids and over-long batches and drops
-// repeated ids, keeping the first occurrence's position.
+// checkIDs refuses non-positive ids, drops repeated ids (keeping the first
+// occurrence's position), then refuses more than MaxBatch distinct ids: a
+// page of comments names its few authors many times.
 func checkIDs(ids []int64) ([]int64, error) {
-	if len(ids) > MaxBatch {
-		return nil, feedv1.ErrorTooManyIds("")
-	}
 	seen := make(map[int64]bool, len(ids))
 	out := make([]int64, 0, len(ids))
 	for _, id := range ids {
@@ -127,6 +125,9 @@ func checkIDs(ids []int64) ([]int64, error) {
 			seen[id] = true
 			out = append(out, id)
 		}
+	}
+	if len(out) > MaxBatch {
+		return nil, feedv1.ErrorTooManyIds("")
 	}
 	return out, nil
 }

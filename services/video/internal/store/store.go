@@ -96,16 +96,37 @@ func (s *Store) ByAuthor(ctx context.Context, authorID int64) ([]Video, error) {
 
 // Latest returns up to limit videos created strictly before before (Unix
 // milliseconds), newest first (ties by id, highest first).
+//
+// The app pages with the oldest returned time as the next "before", at
+// millisecond precision. So a full page never ends inside a millisecond:
+// when the video after the page shares the last video's millisecond, the
+// page stops before that millisecond, and the next page starts with all of
+// its videos. (A millisecond holding more than a whole page cannot be split
+// this way; it is returned as it is.)
 func (s *Store) Latest(ctx context.Context, before int64, limit int) ([]Video, error) {
 	if limit <= 0 {
 		return []Video{}, nil
 	}
 	out, err := s.query(ctx,
-		"SELECT "+columns+" FROM videos WHERE created_at < $1 ORDER BY created_at DESC, id DESC LIMIT $2", before, limit)
+		"SELECT "+columns+" FROM videos WHERE created_at < $1 ORDER BY created_at DESC, id DESC LIMIT $2", before, limit+1)
 	if err != nil {
 		return nil, fmt.Errorf("store: %d latest videos before %d: %w", limit, before, err)
 	}
-	return out, nil
+	if len(out) <= limit {
+		return out, nil
+	}
+	next, page := out[limit], out[:limit]
+	if next.CreatedAt != page[limit-1].CreatedAt {
+		return page, nil
+	}
+	cut := limit
+	for cut > 0 && page[cut-1].CreatedAt == next.CreatedAt {
+		cut--
+	}
+	if cut == 0 {
+		return page, nil
+	}
+	return page[:cut], nil
 }
 
 // ByIDs returns the videos with the given ids, keyed by id. Missing ids are

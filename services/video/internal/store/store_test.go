@@ -131,7 +131,8 @@ func TestOrderAndPaging(t *testing.T) {
 			want   []int64
 		}{
 			{1 << 62, 30, []int64{5, 4, 3, 2, 1}},
-			{1 << 62, 2, []int64{5, 4}},
+			{1 << 62, 2, []int64{5}}, // 4 and 3 share a millisecond: the page ends before it
+			{500, 2, []int64{4, 3}},
 			{500, 30, []int64{4, 3, 2, 1}}, // strictly before
 			{300, 30, []int64{2, 1}},
 			{100, 30, []int64{}},
@@ -140,6 +141,39 @@ func TestOrderAndPaging(t *testing.T) {
 			got, err := st.Latest(ctx, c.before, c.limit)
 			if err != nil || !reflect.DeepEqual(idsOf(got), c.want) {
 				t.Errorf("Latest(%d, %d) = %v, %v; want %v", c.before, c.limit, idsOf(got), err, c.want)
+			}
+		}
+	})
+}
+
+// Paging the way the app does (next "before" = the oldest time returned)
+// visits every video exactly once, however the videos share milliseconds.
+func TestPagingVisitsEveryVideoOnce(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, st *store.Store) {
+		ctx := testCtx(t)
+		var want []int64
+		for id := int64(1); id <= 20; id++ {
+			mustCreate(t, st, video(id, 7, 1000+id/3*10)) // three videos per millisecond
+			want = append(want, id)
+		}
+		seen := map[int64]int{}
+		before := int64(1 << 62)
+		for page := 0; page < 30; page++ {
+			got, err := st.Latest(ctx, before, 4)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) == 0 {
+				break
+			}
+			for _, v := range got {
+				seen[v.ID]++
+			}
+			before = got[len(got)-1].CreatedAt
+		}
+		for _, id := range want {
+			if seen[id] != 1 {
+				t.Fatalf("video %d seen %d times while paging by time: %v", id, seen[id], seen)
 			}
 		}
 	})

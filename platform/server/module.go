@@ -37,13 +37,9 @@ type Params struct {
 // NewFx builds the Server for fx, starting and stopping it with the app; a
 // failing listener shuts the app down with exit code 1.
 func NewFx(p Params) (*Server, error) {
-	handlers := make(map[string]http.Handler, len(p.Handlers))
-	for _, h := range p.Handlers {
-		handlers[h.Pattern] = h.Handler
-	}
 	s, err := New(p.Config, p.Logger, p.Services, Options{
 		Gatherer: p.Gatherer,
-		Handlers: handlers,
+		Handlers: p.Handlers,
 		Local:    p.Local,
 		OnServeError: func(err error) {
 			if serr := p.Shutdowner.Shutdown(fx.ExitCode(1)); serr != nil {

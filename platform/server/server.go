@@ -54,8 +54,9 @@ type Options struct {
 	// OnServeError is called when a listener fails after start (the fx
 	// module shuts the app down). Nil only logs.
 	OnServeError func(error)
-	// Handlers are extra HTTP handlers by ServeMux pattern ("/douyin/").
-	Handlers map[string]http.Handler
+	// Handlers are extra HTTP handlers. Two with conflicting patterns make
+	// New fail, rather than one silently hiding the other.
+	Handlers []Handler
 	// Local receives the gRPC address once the server listens; nil makes one.
 	Local *LocalAddress
 }
@@ -108,8 +109,8 @@ func New(cfg Config, logger *slog.Logger, services []Service, opts Options) (*Se
 		s.mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 		s.mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	}
-	for pattern, h := range opts.Handlers {
-		if err := handle(s.mux, pattern, h); err != nil {
+	for _, h := range opts.Handlers {
+		if err := handle(s.mux, h.Pattern, h.Handler); err != nil {
 			return nil, err
 		}
 	}

@@ -297,7 +297,7 @@ func TestHTTPStopDeadline(t *testing.T) {
 		case <-r.Context().Done():
 		}
 	})
-	s, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, Options{Handlers: map[string]http.Handler{"/slow": slow}})
+	s, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, Options{Handlers: []Handler{{Pattern: "/slow", Handler: slow}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -312,5 +312,15 @@ func TestHTTPStopDeadline(t *testing.T) {
 	}
 	if el := time.Since(begin); el > 2*time.Second {
 		t.Fatalf("Stop took %v; the 100ms budget was not enforced", el)
+	}
+}
+
+// Two modules serving one pattern is a configuration error at start-up.
+func TestConflictingHandlersFailNew(t *testing.T) {
+	h := http.NotFoundHandler()
+	_, err := New(loopback(), slog.New(slog.NewTextHandler(io.Discard, nil)), nil,
+		Options{Handlers: []Handler{{Pattern: "GET /media/", Handler: h}, {Pattern: "GET /media/", Handler: h}}})
+	if err == nil || !strings.Contains(err.Error(), "/media/") {
+		t.Fatalf("New with two GET /media/ handlers: %v", err)
 	}
 }

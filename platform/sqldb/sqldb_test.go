@@ -558,4 +558,3 @@ func TestMigrateConcurrentlyOnPostgres(t *testing.T) {
 		t.Fatalf("applied versions = %v, want [1 2] exactly once each", got)
 	}
 }
-

@@ -334,4 +334,3 @@ func median(rs []result) result {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-

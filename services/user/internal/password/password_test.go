@@ -40,4 +40,3 @@ func TestCheckMalformed(t *testing.T) {
 		}
 	}
 }
-

@@ -94,6 +94,21 @@ def go_dependencies():
         version = "v1.0.1",
     )
     go_repository(
+        name = "com_github_bsm_ginkgo_v2",
+        build_file_proto_mode = "disable_global",
+        importpath = "github.com/bsm/ginkgo/v2",
+        sum = "h1:Ny8MWAHyOepLGlLKYmXG4IEkioBysk6GpaRTLC8zwWs=",
+        version = "v2.12.0",
+    )
+    go_repository(
+        name = "com_github_bsm_gomega",
+        build_file_proto_mode = "disable_global",
+        importpath = "github.com/bsm/gomega",
+        sum = "h1:yeMWxP2pV2fG3FgAODIY8EiRE3dy0aeFYt4l7wh6yKA=",
+        version = "v1.27.10",
+    )
+
+    go_repository(
         name = "com_github_bufbuild_protocompile",
         build_file_proto_mode = "disable_global",
         importpath = "github.com/bufbuild/protocompile",
@@ -278,6 +293,14 @@ def go_dependencies():
         sum = "h1:3YtUj32ZZkqZtt3sZZsClsymw/QDuVfpNhoA31zeORc=",
         version = "v1.1.0",
     )
+    go_repository(
+        name = "com_github_fullstorydev_grpchan",
+        build_file_proto_mode = "disable_global",
+        importpath = "github.com/fullstorydev/grpchan",
+        sum = "h1:Bmo6KbPe/xvftY/8tCbV3MmX/5Z87zcXu+5Xus7EDz4=",
+        version = "v1.1.2",
+    )
+
     go_repository(
         name = "com_github_fxamacker_cbor_v2",
         build_file_proto_mode = "disable_global",
@@ -604,6 +627,14 @@ def go_dependencies():
         version = "v2.0.7",
     )
     go_repository(
+        name = "com_github_http_wasm_http_wasm_host_go",
+        build_file_proto_mode = "disable_global",
+        importpath = "github.com/http-wasm/http-wasm-host-go",
+        sum = "h1:+1KrRyOO6tWiDB24QrtSYyDmzFLBBs3jioKaUT0mq1c=",
+        version = "v0.7.0",
+    )
+
+    go_repository(
         name = "com_github_inconshreveable_mousetrap",
         build_file_proto_mode = "disable_global",
         importpath = "github.com/inconshreveable/mousetrap",
@@ -639,6 +670,28 @@ def go_dependencies():
         sum = "h1:f8HoREISb3l5eO9coPgK7U3hKLhWGokOFVcThl5jrao=",
         version = "v2.2.3",
     )
+    go_repository(
+        name = "com_github_jhump_gopoet",
+        build_file_proto_mode = "disable_global",
+        importpath = "github.com/jhump/gopoet",
+        sum = "h1:gYjOPnzHd2nzB37xYQZxj4EIQNpBrBskRqQQ3q4ZgSg=",
+        version = "v0.1.0",
+    )
+    go_repository(
+        name = "com_github_jhump_goprotoc",
+        build_file_proto_mode = "disable_global",
+        importpath = "github.com/jhump/goprotoc",
+        sum = "h1:Y1UgUX+txUznfqcGdDef8ZOVlyQvnV0pKWZH08RmZuo=",
+        version = "v0.5.0",
+    )
+    go_repository(
+        name = "com_github_jhump_protoreflect",
+        build_file_proto_mode = "disable_global",
+        importpath = "github.com/jhump/protoreflect",
+        sum = "h1:WMYJbw2Wo+KOWwZFvgY0jMoVHM6i4XIvRs2RcBj5VmI=",
+        version = "v1.15.6",
+    )
+
     go_repository(
         name = "com_github_joho_godotenv",
         build_file_proto_mode = "disable_global",
@@ -689,6 +742,14 @@ def go_dependencies():
         sum = "h1:T7kKElXUMXrUJ2E9QhQhxFtcK5rPyLdsGZvdbLMPdiQ=",
         version = "v1.20.1",
     )
+    go_repository(
+        name = "com_github_klauspost_cpuid_v2",
+        build_file_proto_mode = "disable_global",
+        importpath = "github.com/klauspost/cpuid/v2",
+        sum = "h1:S6Hrbc7+ywsr0r+RLapfGBHfyefhCTwEh3A0tV913Dw=",
+        version = "v2.4.0",
+    )
+
     go_repository(
         name = "com_github_kr_pretty",
         build_file_proto_mode = "disable_global",
@@ -938,6 +999,14 @@ def go_dependencies():
         version = "v0.22.0",
     )
     go_repository(
+        name = "com_github_redis_go_redis_v9",
+        build_file_proto_mode = "disable_global",
+        importpath = "github.com/redis/go-redis/v9",
+        sum = "h1:/TTVdJa8BRNsybwwGGnmiYktHNlUXtbOQxlWpHBPL3s=",
+        version = "v9.23.0",
+    )
+
+    go_repository(
         name = "com_github_remyoudompheng_bigfft",
         build_file_proto_mode = "disable_global",
         importpath = "github.com/remyoudompheng/bigfft",
@@ -1052,6 +1121,14 @@ def go_dependencies():
         version = "v1.12.1",
     )
     go_repository(
+        name = "com_github_tetratelabs_wazero",
+        build_file_proto_mode = "disable_global",
+        importpath = "github.com/tetratelabs/wazero",
+        sum = "h1:DuWcpNu/FzgEXgGBDp8J1Spc+CWOvvtvVyjKlaZopYU=",
+        version = "v1.12.0",
+    )
+
+    go_repository(
         name = "com_github_tursodatabase_libsql_client_go",
         build_file_proto_mode = "disable_global",
         importpath = "github.com/tursodatabase/libsql-client-go",
@@ -1094,6 +1171,14 @@ def go_dependencies():
         sum = "h1:ZMByYe53zZ9R1o23fxJsbNhjzKFQkzpXm6uGj8gWHXQ=",
         version = "v3.155.1",
     )
+    go_repository(
+        name = "com_github_zeebo_xxh3",
+        build_file_proto_mode = "disable_global",
+        importpath = "github.com/zeebo/xxh3",
+        sum = "h1:s7DLGDK45Dyfg7++yxI0khrfwq9661w9EN78eP/UZVs=",
+        version = "v1.1.0",
+    )
+
     go_repository(
         name = "com_github_ziutek_mymysql",
         build_file_proto_mode = "disable_global",
@@ -1575,6 +1660,14 @@ def go_dependencies():
         sum = "h1:Xl7Ap9dKaEs5kLoOQeQmPWevfnk/DM5qcLcYlA8ys6Y=",
         version = "v1.1.0",
     )
+    go_repository(
+        name = "org_uber_go_atomic",
+        build_file_proto_mode = "disable_global",
+        importpath = "go.uber.org/atomic",
+        sum = "h1:BvcXdFKuviU4fTL/f+SxdQ5qJX/Jix8pAkgdUcb3XOE=",
+        version = "v1.12.0",
+    )
+
     go_repository(
         name = "org_uber_go_dig",
         build_file_proto_mode = "disable_global",

@@ -14,11 +14,16 @@ type Config struct {
 	// Targets maps a service's short name to a gRPC target
 	// ("127.0.0.1:9001", "dns:///user.internal:9000").
 	Targets map[string]string
+	// Loopback sends calls between services of one process over the
+	// process's own gRPC port instead of in-process: slower, but the wire
+	// path a split deployment takes, for debugging and for comparison.
+	Loopback bool
 }
 
 // RegisterFlags adds -target, which may be repeated.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.Var((*targets)(c), "target", "where a service runs, as name=grpc-target (repeatable, or comma-separated); services without one are called in-process")
+	fs.BoolVar(&c.Loopback, "local-loopback", false, "call this process's own services over its gRPC port instead of in-process")
 }
 
 type targets Config

@@ -7,6 +7,7 @@ import (
 	"net"
 	"sync"
 
+	"github.com/fullstorydev/grpchan"
 	"go.uber.org/fx"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -17,10 +18,25 @@ import (
 	"github.com/tremolo-dev/tremolo/platform/rpc"
 )
 
-// Local returns the address of this process's own gRPC server, waiting until
-// it listens. The server module provides it; it is how services call each
-// other when they run in one process.
-type Local func(ctx context.Context) (string, error)
+// Local is how services of one process reach each other; the server module
+// provides it. Calls go through Channel, in-process, unless Config.Loopback
+// asks for the process's own gRPC port, whose address Addr waits for.
+type Local struct {
+	// Channel carries calls in-process (server.LocalChannel).
+	Channel grpc.ClientConnInterface
+	// Shared is Channel without copies, for Gateway.
+	Shared grpc.ClientConnInterface
+	// Addr returns the address of this process's gRPC server, waiting
+	// until it listens.
+	Addr func(ctx context.Context) (string, error)
+}
+
+func (l Local) usable(loopback bool) bool {
+	if loopback {
+		return l.Addr != nil
+	}
+	return l.Channel != nil || l.Addr != nil
+}
 
 // Conns hands out one shared connection per service. It is safe for
 // concurrent use.
@@ -30,14 +46,15 @@ type Conns struct {
 	opts  []grpc.DialOption
 
 	mu     sync.Mutex
-	conns  map[string]*grpc.ClientConn
+	conns  map[string]grpc.ClientConnInterface
+	dialed []*grpc.ClientConn
 	closed bool
 }
 
-// New returns Conns for cfg. local may be nil in a process without a gRPC
-// server; extra dial options are added to every connection.
+// New returns Conns for cfg. local is the zero Local in a process without a
+// gRPC server; extra dial options are added to every network connection.
 func New(cfg Config, local Local, extra ...grpc.DialOption) *Conns {
-	return &Conns{cfg: cfg, local: local, opts: extra, conns: map[string]*grpc.ClientConn{}}
+	return &Conns{cfg: cfg, local: local, opts: extra, conns: map[string]grpc.ClientConnInterface{}}
 }
 
 // Conn returns the connection to a service, creating it on first use.
@@ -57,29 +74,26 @@ func (c *Conns) Conn(service string, methods []rpc.Method) (grpc.ClientConnInter
 	if err != nil {
 		return nil, fmt.Errorf("client: %s: %w", service, err)
 	}
+	unary, stream := interceptors(table)
+	target, ok := c.cfg.Targets[service]
+	if !ok && !c.local.usable(c.cfg.Loopback) {
+		return nil, fmt.Errorf("client: no target for service %q: set -target %s=host:port", service, service)
+	}
+	if !ok && (!c.cfg.Loopback || c.local.Addr == nil) && c.local.Channel != nil {
+		cc := grpchan.InterceptClientConnStream(grpchan.InterceptClientConnUnary(c.local.Channel, unary...), stream...)
+		c.conns[service] = cc
+		return cc, nil
+	}
 	opts := []grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithChainUnaryInterceptor(
-			requestid.UnaryClientInterceptor(),
-			auth.UnaryClientInterceptor(),
-			timeoutInterceptor(table),
-			apierror.UnaryClientInterceptor(),
-		),
-		grpc.WithChainStreamInterceptor(
-			requestid.StreamClientInterceptor(),
-			auth.StreamClientInterceptor(),
-			apierror.StreamClientInterceptor(),
-		),
+		grpc.WithChainUnaryInterceptor(unary...),
+		grpc.WithChainStreamInterceptor(stream...),
 	}
-	target, ok := c.cfg.Targets[service]
 	if !ok {
-		if c.local == nil {
-			return nil, fmt.Errorf("client: no target for service %q: set -target %s=host:port", service, service)
-		}
-		local := c.local
+		addr := c.local.Addr
 		target = "passthrough:///" + service
 		opts = append(opts, grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
-			addr, err := local(ctx)
+			addr, err := addr(ctx)
 			if err != nil {
 				return nil, err
 			}
@@ -92,7 +106,39 @@ func (c *Conns) Conn(service string, methods []rpc.Method) (grpc.ClientConnInter
 		return nil, fmt.Errorf("client: service %q at %q: %w", service, target, err)
 	}
 	c.conns[service] = cc
+	c.dialed = append(c.dialed, cc)
 	return cc, nil
+}
+
+// Gateway returns the connection a grpc-gateway mux uses to call a
+// service: Conn's, except for a service of this process called in-process,
+// where messages cross without copies (the gateway's generated handlers
+// decode a fresh request per HTTP request and only marshal the reply).
+func (c *Conns) Gateway(service string, methods []rpc.Method) (grpc.ClientConnInterface, error) {
+	_, remote := c.cfg.Targets[service]
+	if remote || c.cfg.Loopback || c.local.Shared == nil {
+		return c.Conn(service, methods)
+	}
+	table, err := rpc.NewTable(methods)
+	if err != nil {
+		return nil, fmt.Errorf("client: %s: %w", service, err)
+	}
+	unary, stream := interceptors(table)
+	return grpchan.InterceptClientConnStream(grpchan.InterceptClientConnUnary(c.local.Shared, unary...), stream...), nil
+}
+
+// interceptors are the client interceptors of every call.
+func interceptors(table rpc.Table) ([]grpc.UnaryClientInterceptor, []grpc.StreamClientInterceptor) {
+	return []grpc.UnaryClientInterceptor{
+			requestid.UnaryClientInterceptor(),
+			auth.UnaryClientInterceptor(),
+			timeoutInterceptor(table),
+			apierror.UnaryClientInterceptor(),
+		}, []grpc.StreamClientInterceptor{
+			requestid.StreamClientInterceptor(),
+			auth.StreamClientInterceptor(),
+			apierror.StreamClientInterceptor(),
+		}
 }
 
 // Close closes every connection; later Conn calls fail.
@@ -101,9 +147,9 @@ func (c *Conns) Close() error {
 	defer c.mu.Unlock()
 	c.closed = true
 	var errs []error
-	for name, cc := range c.conns {
+	for _, cc := range c.dialed {
 		if err := cc.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("client: closing %s: %w", name, err))
+			errs = append(errs, fmt.Errorf("client: closing the connection to %s: %w", cc.Target(), err))
 		}
 	}
 	return errors.Join(errs...)

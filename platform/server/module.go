@@ -30,6 +30,7 @@ type Params struct {
 	Services   []Service `group:"tremolo.services"`
 	Handlers   []Handler `group:"tremolo.http.handlers"`
 	Local      *LocalAddress
+	Channel    *LocalChannel
 	Lifecycle  fx.Lifecycle
 	Shutdowner fx.Shutdowner
 }
@@ -41,6 +42,7 @@ func NewFx(p Params) (*Server, error) {
 		Gatherer: p.Gatherer,
 		Handlers: p.Handlers,
 		Local:    p.Local,
+		Channel:  p.Channel,
 		OnServeError: func(err error) {
 			if serr := p.Shutdowner.Shutdown(fx.ExitCode(1)); serr != nil {
 				p.Logger.Error("server: shutting down after a serve error", slog.Any("error", serr))
@@ -57,12 +59,15 @@ func NewFx(p Params) (*Server, error) {
 // Module runs the Server. It needs a Config, a *slog.Logger and a
 // prometheus.Gatherer (see platform/app, which supplies all three). It also
 // provides the client.Local through which services of this process call each
-// other.
+// other: in-process, or over the gRPC port with -local-loopback.
 var Module = fx.Module("tremolo.server",
 	fx.Provide(
 		NewFx,
 		NewLocalAddress,
-		func(a *LocalAddress) client.Local { return a.Wait },
+		NewLocalChannel,
+		func(a *LocalAddress, ch *LocalChannel) client.Local {
+			return client.Local{Channel: ch, Shared: ch.Shared(), Addr: a.Wait}
+		},
 	),
 	fx.Invoke(func(*Server) {}),
 )

@@ -41,6 +41,7 @@ type Server struct {
 
 	ready    atomic.Bool
 	local    *LocalAddress // set once both listeners are bound
+	channel  *LocalChannel
 	grpcAddr net.Addr
 	httpAddr net.Addr
 	self     *grpc.ClientConn
@@ -59,6 +60,9 @@ type Options struct {
 	Handlers []Handler
 	// Local receives the gRPC address once the server listens; nil makes one.
 	Local *LocalAddress
+	// Channel is made to serve this server's services in-process; nil
+	// makes one (see Server.Channel).
+	Channel *LocalChannel
 }
 
 // New builds the servers for services; nothing listens until Start.
@@ -85,10 +89,15 @@ func New(cfg Config, logger *slog.Logger, services []Service, opts Options) (*Se
 		gateway:  NewGateway(),
 		mux:      http.NewServeMux(),
 		local:    opts.Local,
+		channel:  opts.Channel,
 	}
 	if s.local == nil {
 		s.local = NewLocalAddress()
 	}
+	if s.channel == nil {
+		s.channel = NewLocalChannel()
+	}
+	s.channel.serve(services, chainUnary(unary), chainStream(stream))
 	for _, svc := range services {
 		s.grpc.RegisterService(svc.Desc, svc.Impl)
 		s.health.SetServingStatus(svc.Desc.ServiceName, healthpb.HealthCheckResponse_NOT_SERVING)
@@ -229,6 +238,9 @@ func (s *Server) Stop(ctx context.Context) error {
 			httpErr = fmt.Errorf("server: closing HTTP connections: %w", cerr)
 		}
 	}
+	if err := s.channel.close(ctx); err != nil {
+		s.logger.Warn("in-process calls still running at the end of the graceful stop", slog.Any("error", err))
+	}
 	done := make(chan struct{})
 	go func() {
 		s.grpc.GracefulStop()
@@ -248,6 +260,9 @@ func (s *Server) Stop(ctx context.Context) error {
 	s.serving.Wait()
 	return errors.Join(httpErr, selfErr)
 }
+
+// Channel returns the in-process channel to this server's services.
+func (s *Server) Channel() *LocalChannel { return s.channel }
 
 // GRPCAddr returns the bound gRPC address (nil before Start).
 func (s *Server) GRPCAddr() net.Addr { return s.grpcAddr }

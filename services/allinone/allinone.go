@@ -30,6 +30,7 @@ type Config struct {
 	Comment  comment.Config
 	Relation relation.Config
 	Message  message.Config
+	Feed     feed.Config
 	Edge     edge.Config
 	Token    token.Config
 	// SeedDemo publishes a demo video when the store has none, so that a
@@ -39,7 +40,7 @@ type Config struct {
 
 // RegisterFlags adds every service's flags.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
-	for _, f := range []config.Flags{&c.User, &c.Video, &c.Favorite, &c.Comment, &c.Relation, &c.Message, &c.Edge, &c.Token} {
+	for _, f := range []config.Flags{&c.User, &c.Video, &c.Favorite, &c.Comment, &c.Relation, &c.Message, &c.Feed, &c.Edge, &c.Token} {
 		f.RegisterFlags(fs)
 	}
 	fs.BoolVar(&c.SeedDemo, "seed-demo", true, "publish a demo video (by user "+DemoUser+") when there is no video yet")
@@ -48,7 +49,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 // Modules runs every service and the edge with cfg (parsed by now).
 func Modules(cfg Config) fx.Option {
 	opts := []fx.Option{
-		fx.Supply(cfg.User, cfg.Video, cfg.Favorite, cfg.Comment, cfg.Relation, cfg.Message, cfg.Edge, cfg.Token),
+		fx.Supply(cfg.User, cfg.Video, cfg.Favorite, cfg.Comment, cfg.Relation, cfg.Message, cfg.Feed, cfg.Edge, cfg.Token),
 		user.Module, video.Module, favorite.Module, comment.Module, relation.Module, message.Module, feed.Module, edge.Module,
 	}
 	if cfg.SeedDemo {

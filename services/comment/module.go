@@ -10,6 +10,7 @@ import (
 	commentv1 "github.com/tremolo-dev/tremolo/gen/douyin/comment/v1"
 	videov1 "github.com/tremolo-dev/tremolo/gen/douyin/video/v1"
 	"github.com/tremolo-dev/tremolo/platform/app"
+	"github.com/tremolo-dev/tremolo/platform/changes"
 	"github.com/tremolo-dev/tremolo/platform/ids"
 	"github.com/tremolo-dev/tremolo/platform/sqldb"
 	"github.com/tremolo-dev/tremolo/services/comment/internal/store"
@@ -26,7 +27,9 @@ var Module = fx.Module("comment",
 		videov1.NewVideoServiceConnClient,
 		func(cfg app.Config) (*ids.Generator, error) { return ids.New(cfg.NodeID) },
 	),
-	commentv1.CommentServiceModule(New),
+	commentv1.CommentServiceModule(func(st *store.Store, videos videov1.VideoServiceClient, gen *ids.Generator, c *changes.Counter) *Service {
+		return New(st, videos, gen).ReportChanges(c)
+	}),
 )
 
 // DSN returns the database the service uses: cfg.DSN, or SQLite in the data

@@ -16,6 +16,7 @@ import (
 	videov1 "github.com/tremolo-dev/tremolo/gen/douyin/video/v1"
 	"github.com/tremolo-dev/tremolo/platform/apierror"
 	"github.com/tremolo-dev/tremolo/platform/auth"
+	"github.com/tremolo-dev/tremolo/platform/changes"
 	"github.com/tremolo-dev/tremolo/platform/ids"
 	"github.com/tremolo-dev/tremolo/services/comment/internal/store"
 )
@@ -37,12 +38,21 @@ type Service struct {
 	videos videov1.VideoServiceClient
 	ids    *ids.Generator
 	now    func() time.Time
+	// changes hears of each committed write; nil when nobody listens.
+	changes *changes.Counter
 }
 
 // New returns the service over its store, a client of the video service and
 // an id generator. It works without fx.
 func New(st *store.Store, videos videov1.VideoServiceClient, gen *ids.Generator) *Service {
 	return &Service{store: st, videos: videos, ids: gen, now: time.Now}
+}
+
+// ReportChanges makes the service tell c of each committed write, so that
+// the process's caches (the feed's shared page) drop what it made stale.
+func (s *Service) ReportChanges(c *changes.Counter) *Service {
+	s.changes = c
+	return s
 }
 
 // Content returns the comment a user typed as the service stores it:
@@ -90,6 +100,7 @@ func (s *Service) Post(ctx context.Context, req *commentv1.PostRequest) (*commen
 	if err != nil {
 		return nil, apierror.Internal(fmt.Errorf("comment: post: %w", err))
 	}
+	s.changes.Changed()
 	return &commentv1.PostResponse{Comment: toProto(c)}, nil
 }
 
@@ -105,6 +116,7 @@ func (s *Service) Delete(ctx context.Context, req *commentv1.DeleteRequest) (*co
 	err = s.store.Delete(ctx, req.GetCommentId(), user, req.GetVideoId())
 	switch {
 	case err == nil:
+		s.changes.Changed()
 		return &commentv1.DeleteResponse{}, nil
 	case errors.Is(err, store.ErrNotFound):
 		return nil, commentv1.ErrorCommentNotFound("")

@@ -10,6 +10,7 @@ import (
 	favoritev1 "github.com/tremolo-dev/tremolo/gen/douyin/favorite/v1"
 	videov1 "github.com/tremolo-dev/tremolo/gen/douyin/video/v1"
 	"github.com/tremolo-dev/tremolo/platform/app"
+	"github.com/tremolo-dev/tremolo/platform/changes"
 	"github.com/tremolo-dev/tremolo/platform/sqldb"
 	"github.com/tremolo-dev/tremolo/services/favorite/internal/store"
 )
@@ -24,7 +25,9 @@ var Module = fx.Module("favorite",
 		OpenStore,
 		videov1.NewVideoServiceConnClient,
 	),
-	favoritev1.FavoriteServiceModule(New),
+	favoritev1.FavoriteServiceModule(func(st *store.Store, videos videov1.VideoServiceClient, c *changes.Counter) *Service {
+		return New(st, videos).ReportChanges(c)
+	}),
 )
 
 // DSN returns the database the service uses: cfg.DSN, or SQLite in the data

@@ -12,6 +12,7 @@ import (
 	videov1 "github.com/tremolo-dev/tremolo/gen/douyin/video/v1"
 	"github.com/tremolo-dev/tremolo/platform/apierror"
 	"github.com/tremolo-dev/tremolo/platform/auth"
+	"github.com/tremolo-dev/tremolo/platform/changes"
 	"github.com/tremolo-dev/tremolo/services/favorite/internal/store"
 )
 
@@ -25,12 +26,21 @@ type Service struct {
 	store  *store.Store
 	videos videov1.VideoServiceClient
 	now    func() time.Time
+	// changes hears of each committed write; nil when nobody listens.
+	changes *changes.Counter
 }
 
 // New returns the service over its store and a client of the video service.
 // It works without fx.
 func New(st *store.Store, videos videov1.VideoServiceClient) *Service {
 	return &Service{store: st, videos: videos, now: time.Now}
+}
+
+// ReportChanges makes the service tell c of each committed write, so that
+// the process's caches (the feed's shared page) drop what it made stale.
+func (s *Service) ReportChanges(c *changes.Counter) *Service {
+	s.changes = c
+	return s
 }
 
 // Like makes the caller like a video. The video must exist; liking it again
@@ -51,6 +61,7 @@ func (s *Service) Like(ctx context.Context, req *favoritev1.LikeRequest) (*favor
 	if _, err := s.store.Like(ctx, user, videoID, author, s.now()); err != nil {
 		return nil, apierror.Internal(fmt.Errorf("favorite: like: %w", err))
 	}
+	s.changes.Changed()
 	return &favoritev1.LikeResponse{}, nil
 }
 
@@ -67,6 +78,7 @@ func (s *Service) Unlike(ctx context.Context, req *favoritev1.UnlikeRequest) (*f
 	if _, err := s.store.Unlike(ctx, user, req.GetVideoId()); err != nil {
 		return nil, apierror.Internal(fmt.Errorf("favorite: unlike: %w", err))
 	}
+	s.changes.Changed()
 	return &favoritev1.UnlikeResponse{}, nil
 }
 
@@ -99,6 +111,23 @@ func (s *Service) BatchGetVideoStats(ctx context.Context, req *favoritev1.BatchG
 		out[id] = &favoritev1.VideoStats{FavoriteCount: st.FavoriteCount, IsFavorite: st.IsFavorite}
 	}
 	return &favoritev1.BatchGetVideoStatsResponse{Stats: out}, nil
+}
+
+// FilterLiked returns which of the requested videos the caller liked.
+func (s *Service) FilterLiked(ctx context.Context, req *favoritev1.FilterLikedRequest) (*favoritev1.FilterLikedResponse, error) {
+	ids, err := batchIDs(req.GetVideoIds())
+	if err != nil {
+		return nil, err
+	}
+	caller, ok := auth.UserID(ctx)
+	if !ok || len(ids) == 0 {
+		return &favoritev1.FilterLikedResponse{VideoIds: []int64{}}, nil
+	}
+	liked, err := s.store.LikedAmong(ctx, caller, ids)
+	if err != nil {
+		return nil, apierror.Internal(fmt.Errorf("favorite: likes of user %d: %w", caller, err))
+	}
+	return &favoritev1.FilterLikedResponse{VideoIds: liked}, nil
 }
 
 // BatchGetUserStats returns, for every requested user, the likes given and

@@ -9,6 +9,7 @@ import (
 	relationv1 "github.com/tremolo-dev/tremolo/gen/douyin/relation/v1"
 	userv1 "github.com/tremolo-dev/tremolo/gen/douyin/user/v1"
 	videov1 "github.com/tremolo-dev/tremolo/gen/douyin/video/v1"
+	"github.com/tremolo-dev/tremolo/platform/changes"
 )
 
 // ClientsParams are the feed's fx inputs.
@@ -20,9 +21,11 @@ type ClientsParams struct {
 	Favorites favoritev1.FavoriteServiceClient
 	Comments  commentv1.CommentServiceClient
 	Relations relationv1.RelationServiceClient
+	Config    Config
+	Changes   *changes.Counter
 }
 
-// Module runs the feed service. Its clients are private to it, so other
+// Module runs the feed service. It needs Config supplied. Its clients are private to it, so other
 // services of the process can have their own.
 var Module = fx.Module("feed",
 	fx.Provide(
@@ -34,6 +37,6 @@ var Module = fx.Module("feed",
 		relationv1.NewRelationServiceConnClient,
 	),
 	feedv1.FeedServiceModule(func(p ClientsParams) *Service {
-		return New(Clients{Users: p.Users, Videos: p.Videos, Favorites: p.Favorites, Comments: p.Comments, Relations: p.Relations})
+		return New(Clients{Users: p.Users, Videos: p.Videos, Favorites: p.Favorites, Comments: p.Comments, Relations: p.Relations}, p.Config, p.Changes)
 	}),
 )

@@ -15,6 +15,8 @@ import (
 	relationv1 "github.com/tremolo-dev/tremolo/gen/douyin/relation/v1"
 	userv1 "github.com/tremolo-dev/tremolo/gen/douyin/user/v1"
 	videov1 "github.com/tremolo-dev/tremolo/gen/douyin/video/v1"
+	"github.com/tremolo-dev/tremolo/platform/auth"
+	"github.com/tremolo-dev/tremolo/platform/changes"
 )
 
 // Limits of the feed's requests.
@@ -35,11 +37,20 @@ type Clients struct {
 // Service implements feedv1.FeedServiceServer.
 type Service struct {
 	feedv1.UnimplementedFeedServiceServer
-	c Clients
+	c     Clients
+	pages *pageCache // nil: no cache
 }
 
-// New returns the feed over its clients. It works without fx.
-func New(c Clients) *Service { return &Service{c: c} }
+// New returns the feed over its clients. A positive cfg.PageTTL shares the
+// newest page between requests until it expires or ch (which may be nil)
+// reports a write. It works without fx.
+func New(c Clients, cfg Config, ch *changes.Counter) *Service {
+	s := &Service{c: c}
+	if cfg.PageTTL > 0 {
+		s.pages = &pageCache{ttl: cfg.PageTTL, changes: ch, now: time.Now}
+	}
+	return s
+}
 
 // GetFeed returns the newest videos published before latest_time.
 func (s *Service) GetFeed(ctx context.Context, req *feedv1.GetFeedRequest) (*feedv1.GetFeedResponse, error) {
@@ -51,22 +62,62 @@ func (s *Service) GetFeed(ctx context.Context, req *feedv1.GetFeedRequest) (*fee
 		limit = PageSize
 	}
 	before := req.GetLatestTime()
+	if s.pages != nil && limit == PageSize {
+		if p, err := s.newestPage(ctx, before); p != nil || err != nil {
+			if err != nil {
+				return nil, err
+			}
+			viewer, _ := auth.UserID(ctx)
+			videos, err := s.forViewer(ctx, viewer, p)
+			if err != nil {
+				return nil, err
+			}
+			return &feedv1.GetFeedResponse{Videos: videos, NextTime: p.nextTime}, nil
+		}
+	}
 	if before == 0 {
 		before = time.Now().UnixMilli()
 	}
-	latest, err := s.c.Videos.ListLatest(ctx, &videov1.ListLatestRequest{BeforeTime: before, Limit: limit})
+	videos, next, err := s.latest(ctx, before, limit)
 	if err != nil {
 		return nil, err
+	}
+	return &feedv1.GetFeedResponse{Videos: videos, NextTime: next}, nil
+}
+
+// newestPage returns the shared newest page when it answers a request for
+// videos before "before" (0: now): from the cache, or built now when the
+// request asks for the newest videos. It returns nil for an older page.
+func (s *Service) newestPage(ctx context.Context, before int64) (*page, error) {
+	if p := s.pages.newest(before); p != nil {
+		return p, nil
+	}
+	if before != 0 && before < s.pages.now().UnixMilli() {
+		return nil, nil // an older page: not shared
+	}
+	p, err := s.pages.load(ctx, s.newPage)
+	if err != nil || (before != 0 && before < p.readAtMS) {
+		return nil, err
+	}
+	return p, nil
+}
+
+// latest assembles the newest videos published before "before" (Unix ms)
+// for the caller, and the time to ask for the next page.
+func (s *Service) latest(ctx context.Context, before int64, limit int32) ([]*appv1.Video, int64, error) {
+	latest, err := s.c.Videos.ListLatest(ctx, &videov1.ListLatestRequest{BeforeTime: before, Limit: limit})
+	if err != nil {
+		return nil, 0, err
 	}
 	videos, err := s.videos(ctx, latest.GetVideos())
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	resp := &feedv1.GetFeedResponse{Videos: videos}
+	var next int64
 	if vs := latest.GetVideos(); len(vs) > 0 {
-		resp.NextTime = vs[len(vs)-1].GetCreatedAt()
+		next = vs[len(vs)-1].GetCreatedAt()
 	}
-	return resp, nil
+	return videos, next, nil
 }
 
 // HydrateVideos returns the app's Video objects for ids, in their order.

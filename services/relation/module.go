@@ -10,6 +10,7 @@ import (
 	relationv1 "github.com/tremolo-dev/tremolo/gen/douyin/relation/v1"
 	userv1 "github.com/tremolo-dev/tremolo/gen/douyin/user/v1"
 	"github.com/tremolo-dev/tremolo/platform/app"
+	"github.com/tremolo-dev/tremolo/platform/changes"
 	"github.com/tremolo-dev/tremolo/platform/sqldb"
 	"github.com/tremolo-dev/tremolo/services/relation/internal/store"
 )
@@ -23,7 +24,9 @@ var Module = fx.Module("relation",
 		OpenStore,
 		userv1.NewUserServiceConnClient,
 	),
-	relationv1.RelationServiceModule(New),
+	relationv1.RelationServiceModule(func(st *store.Store, users userv1.UserServiceClient, c *changes.Counter) *Service {
+		return New(st, users).ReportChanges(c)
+	}),
 )
 
 // DSN returns the database the service uses: cfg.DSN, or SQLite in the data

@@ -12,6 +12,7 @@ import (
 	userv1 "github.com/tremolo-dev/tremolo/gen/douyin/user/v1"
 	"github.com/tremolo-dev/tremolo/platform/apierror"
 	"github.com/tremolo-dev/tremolo/platform/auth"
+	"github.com/tremolo-dev/tremolo/platform/changes"
 	"github.com/tremolo-dev/tremolo/services/relation/internal/store"
 )
 
@@ -25,12 +26,21 @@ type Service struct {
 	store *store.Store
 	users userv1.UserServiceClient
 	now   func() time.Time
+	// changes hears of each committed write; nil when nobody listens.
+	changes *changes.Counter
 }
 
 // New returns the service over its store and a user service client. It
 // works without fx.
 func New(st *store.Store, users userv1.UserServiceClient) *Service {
 	return &Service{store: st, users: users, now: time.Now}
+}
+
+// ReportChanges makes the service tell c of each committed write, so that
+// the process's caches (the feed's shared page) drop what it made stale.
+func (s *Service) ReportChanges(c *changes.Counter) *Service {
+	s.changes = c
+	return s
 }
 
 // userExists asks the user service, in one call, whether id is a user.
@@ -81,6 +91,7 @@ func (s *Service) Follow(ctx context.Context, req *relationv1.FollowRequest) (*r
 	if _, err := s.store.Follow(ctx, me, to, s.now()); err != nil {
 		return nil, apierror.Internal(fmt.Errorf("relation: %w", err))
 	}
+	s.changes.Changed()
 	return &relationv1.FollowResponse{}, nil
 }
 
@@ -96,7 +107,9 @@ func (s *Service) Unfollow(ctx context.Context, req *relationv1.UnfollowRequest)
 	if err != nil {
 		return nil, apierror.Internal(fmt.Errorf("relation: %w", err))
 	}
-	if !removed {
+	if removed {
+		s.changes.Changed()
+	} else {
 		// Only a user who exists can have been followed; without a row,
 		// ask whether the id is a user at all.
 		ok, err := s.userExists(ctx, to)
@@ -185,6 +198,28 @@ func (s *Service) BatchGetStats(ctx context.Context, req *relationv1.BatchGetSta
 		out[id] = &relationv1.Stats{FollowCount: st.FollowCount, FollowerCount: st.FollowerCount, IsFollow: st.IsFollow}
 	}
 	return &relationv1.BatchGetStatsResponse{Stats: out}, nil
+}
+
+// FilterFollowing returns which of the requested users the caller follows.
+func (s *Service) FilterFollowing(ctx context.Context, req *relationv1.FilterFollowingRequest) (*relationv1.FilterFollowingResponse, error) {
+	ids := slices.Clone(req.GetUserIds())
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	if len(ids) > MaxBatch {
+		return nil, relationv1.ErrorTooManyIds("")
+	}
+	if len(ids) > 0 && ids[0] <= 0 {
+		return nil, relationv1.ErrorInvalidId("")
+	}
+	viewer, ok := auth.UserID(ctx)
+	if !ok || len(ids) == 0 {
+		return &relationv1.FilterFollowingResponse{UserIds: []int64{}}, nil
+	}
+	found, err := s.store.FollowingAmong(ctx, viewer, ids)
+	if err != nil {
+		return nil, apierror.Internal(fmt.Errorf("relation: follows of %d among %d users: %w", viewer, len(ids), err))
+	}
+	return &relationv1.FilterFollowingResponse{UserIds: found}, nil
 }
 
 // downstream is the error for a failed call to another service: the

@@ -10,6 +10,7 @@ import (
 
 	videov1 "github.com/tremolo-dev/tremolo/gen/douyin/video/v1"
 	"github.com/tremolo-dev/tremolo/platform/app"
+	"github.com/tremolo-dev/tremolo/platform/changes"
 	"github.com/tremolo-dev/tremolo/platform/ids"
 	"github.com/tremolo-dev/tremolo/platform/server"
 	"github.com/tremolo-dev/tremolo/platform/sqldb"
@@ -32,7 +33,9 @@ var Module = fx.Module("video",
 		func(cfg app.Config) (*ids.Generator, error) { return ids.New(cfg.NodeID) },
 	),
 	fx.Provide(NewMediaRoute),
-	videov1.VideoServiceModule(New),
+	videov1.VideoServiceModule(func(st *store.Store, gen *ids.Generator, media *Media, covers *cover.Maker, cfg Config, logger *slog.Logger, c *changes.Counter) *Service {
+		return New(st, gen, media, covers, cfg, logger).ReportChanges(c)
+	}),
 )
 
 // DSN returns the database the service uses: cfg.DSN, or SQLite in the data

@@ -77,6 +77,7 @@ func (s *Service) Publish(stream grpc.ClientStreamingServer[videov1.PublishReque
 		return apierror.Internal(fmt.Errorf("video: recording %d: %w", id, err))
 	}
 	up.keep()
+	s.changes.Changed()
 	return stream.SendAndClose(&videov1.PublishResponse{Video: toProto(v)})
 }
 

@@ -12,6 +12,7 @@ import (
 
 	videov1 "github.com/tremolo-dev/tremolo/gen/douyin/video/v1"
 	"github.com/tremolo-dev/tremolo/platform/apierror"
+	"github.com/tremolo-dev/tremolo/platform/changes"
 	"github.com/tremolo-dev/tremolo/platform/ids"
 	"github.com/tremolo-dev/tremolo/services/video/internal/cover"
 	"github.com/tremolo-dev/tremolo/services/video/internal/store"
@@ -40,6 +41,8 @@ type Service struct {
 	covers   *cover.Maker
 	maxBytes int64
 	logger   *slog.Logger
+	// changes hears of each committed write; nil when nobody listens.
+	changes *changes.Counter
 }
 
 // New returns the service over its store and media directory. It works
@@ -56,6 +59,13 @@ func New(st *store.Store, gen *ids.Generator, media *Media, covers *cover.Maker,
 		maxBytes = DefaultMaxBytes
 	}
 	return &Service{store: st, ids: gen, media: media, covers: covers, maxBytes: maxBytes, logger: logger}
+}
+
+// ReportChanges makes the service tell c of each committed write, so that
+// the process's caches (the feed's shared page) drop what it made stale.
+func (s *Service) ReportChanges(c *changes.Counter) *Service {
+	s.changes = c
+	return s
 }
 
 // ValidTitle accepts 1 to MaxTitleLen characters of valid UTF-8 without

@@ -612,6 +612,96 @@ func (x *BatchGetUserStatsResponse) GetStats() map[int64]*UserStats {
 	return nil
 }
 
+type FilterLikedRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// At most 500 ids.
+	VideoIds      []int64 `protobuf:"varint,1,rep,packed,name=video_ids,json=videoIds,proto3" json:"video_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FilterLikedRequest) Reset() {
+	*x = FilterLikedRequest{}
+	mi := &file_douyin_favorite_v1_favorite_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FilterLikedRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FilterLikedRequest) ProtoMessage() {}
+
+func (x *FilterLikedRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_douyin_favorite_v1_favorite_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FilterLikedRequest.ProtoReflect.Descriptor instead.
+func (*FilterLikedRequest) Descriptor() ([]byte, []int) {
+	return file_douyin_favorite_v1_favorite_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *FilterLikedRequest) GetVideoIds() []int64 {
+	if x != nil {
+		return x.VideoIds
+	}
+	return nil
+}
+
+type FilterLikedResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The liked ones among the requested ids, each once, in no set order.
+	VideoIds      []int64 `protobuf:"varint,1,rep,packed,name=video_ids,json=videoIds,proto3" json:"video_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FilterLikedResponse) Reset() {
+	*x = FilterLikedResponse{}
+	mi := &file_douyin_favorite_v1_favorite_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FilterLikedResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FilterLikedResponse) ProtoMessage() {}
+
+func (x *FilterLikedResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_douyin_favorite_v1_favorite_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FilterLikedResponse.ProtoReflect.Descriptor instead.
+func (*FilterLikedResponse) Descriptor() ([]byte, []int) {
+	return file_douyin_favorite_v1_favorite_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *FilterLikedResponse) GetVideoIds() []int64 {
+	if x != nil {
+		return x.VideoIds
+	}
+	return nil
+}
+
 var File_douyin_favorite_v1_favorite_proto protoreflect.FileDescriptor
 
 const file_douyin_favorite_v1_favorite_proto_rawDesc = "" +
@@ -650,19 +740,24 @@ const file_douyin_favorite_v1_favorite_proto_rawDesc = "" +
 	"\n" +
 	"StatsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\x03R\x03key\x123\n" +
-	"\x05value\x18\x02 \x01(\v2\x1d.douyin.favorite.v1.UserStatsR\x05value:\x028\x01*\xa1\x02\n" +
+	"\x05value\x18\x02 \x01(\v2\x1d.douyin.favorite.v1.UserStatsR\x05value:\x028\x01\"1\n" +
+	"\x12FilterLikedRequest\x12\x1b\n" +
+	"\tvideo_ids\x18\x01 \x03(\x03R\bvideoIds\"2\n" +
+	"\x13FilterLikedResponse\x12\x1b\n" +
+	"\tvideo_ids\x18\x01 \x03(\x03R\bvideoIds*\xa1\x02\n" +
 	"\rFavoriteError\x12\x1e\n" +
 	"\x1aFAVORITE_ERROR_UNSPECIFIED\x10\x00\x12G\n" +
 	"\x1eFAVORITE_ERROR_VIDEO_NOT_FOUND\x10\x01\x1a#\xa2\x80\x19\x1f\b\x05\x18\xbdP2\x18the video does not exist\x12>\n" +
 	"\x19FAVORITE_ERROR_INVALID_ID\x10\x02\x1a\x1f\xa2\x80\x19\x1b\b\x03\x18\xbeP2\x14ids must be positive\x12D\n" +
 	"\x1bFAVORITE_ERROR_TOO_MANY_IDS\x10\x03\x1a#\xa2\x80\x19\x1f\b\x03\x18\xbfP2\x18at most 500 ids per call\x1a!\x9a\x80\x19\x1d\n" +
-	"\x1bfavorite.douyin.tremolo.dev2\xbe\x04\n" +
+	"\x1bfavorite.douyin.tremolo.dev2\xa6\x05\n" +
 	"\x0fFavoriteService\x12Z\n" +
 	"\x04Like\x12\x1f.douyin.favorite.v1.LikeRequest\x1a .douyin.favorite.v1.LikeResponse\"\x0f\x92\x80\x19\v\x10\x02\x18\x01\"\x05write\x12`\n" +
 	"\x06Unlike\x12!.douyin.favorite.v1.UnlikeRequest\x1a\".douyin.favorite.v1.UnlikeResponse\"\x0f\x92\x80\x19\v\x10\x02\x18\x01\"\x05write\x12`\n" +
 	"\tListLiked\x12$.douyin.favorite.v1.ListLikedRequest\x1a%.douyin.favorite.v1.ListLikedResponse\"\x06\x92\x80\x19\x02\x18\x01\x12{\n" +
 	"\x12BatchGetVideoStats\x12-.douyin.favorite.v1.BatchGetVideoStatsRequest\x1a..douyin.favorite.v1.BatchGetVideoStatsResponse\"\x06\x92\x80\x19\x02\x18\x01\x12x\n" +
-	"\x11BatchGetUserStats\x12,.douyin.favorite.v1.BatchGetUserStatsRequest\x1a-.douyin.favorite.v1.BatchGetUserStatsResponse\"\x06\x92\x80\x19\x02\x18\x01\x1a\x14\x8a\x80\x19\x10\n" +
+	"\x11BatchGetUserStats\x12,.douyin.favorite.v1.BatchGetUserStatsRequest\x1a-.douyin.favorite.v1.BatchGetUserStatsResponse\"\x06\x92\x80\x19\x02\x18\x01\x12f\n" +
+	"\vFilterLiked\x12&.douyin.favorite.v1.FilterLikedRequest\x1a'.douyin.favorite.v1.FilterLikedResponse\"\x06\x92\x80\x19\x02\x18\x01\x1a\x14\x8a\x80\x19\x10\n" +
 	"\bfavorite\x12\x02\b\x02\x18\x03BBZ@github.com/tremolo-dev/tremolo/gen/douyin/favorite/v1;favoritev1b\x06proto3"
 
 var (
@@ -678,7 +773,7 @@ func file_douyin_favorite_v1_favorite_proto_rawDescGZIP() []byte {
 }
 
 var file_douyin_favorite_v1_favorite_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_douyin_favorite_v1_favorite_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_douyin_favorite_v1_favorite_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_douyin_favorite_v1_favorite_proto_goTypes = []any{
 	(FavoriteError)(0),                 // 0: douyin.favorite.v1.FavoriteError
 	(*LikeRequest)(nil),                // 1: douyin.favorite.v1.LikeRequest
@@ -693,12 +788,14 @@ var file_douyin_favorite_v1_favorite_proto_goTypes = []any{
 	(*UserStats)(nil),                  // 10: douyin.favorite.v1.UserStats
 	(*BatchGetUserStatsRequest)(nil),   // 11: douyin.favorite.v1.BatchGetUserStatsRequest
 	(*BatchGetUserStatsResponse)(nil),  // 12: douyin.favorite.v1.BatchGetUserStatsResponse
-	nil,                                // 13: douyin.favorite.v1.BatchGetVideoStatsResponse.StatsEntry
-	nil,                                // 14: douyin.favorite.v1.BatchGetUserStatsResponse.StatsEntry
+	(*FilterLikedRequest)(nil),         // 13: douyin.favorite.v1.FilterLikedRequest
+	(*FilterLikedResponse)(nil),        // 14: douyin.favorite.v1.FilterLikedResponse
+	nil,                                // 15: douyin.favorite.v1.BatchGetVideoStatsResponse.StatsEntry
+	nil,                                // 16: douyin.favorite.v1.BatchGetUserStatsResponse.StatsEntry
 }
 var file_douyin_favorite_v1_favorite_proto_depIdxs = []int32{
-	13, // 0: douyin.favorite.v1.BatchGetVideoStatsResponse.stats:type_name -> douyin.favorite.v1.BatchGetVideoStatsResponse.StatsEntry
-	14, // 1: douyin.favorite.v1.BatchGetUserStatsResponse.stats:type_name -> douyin.favorite.v1.BatchGetUserStatsResponse.StatsEntry
+	15, // 0: douyin.favorite.v1.BatchGetVideoStatsResponse.stats:type_name -> douyin.favorite.v1.BatchGetVideoStatsResponse.StatsEntry
+	16, // 1: douyin.favorite.v1.BatchGetUserStatsResponse.stats:type_name -> douyin.favorite.v1.BatchGetUserStatsResponse.StatsEntry
 	7,  // 2: douyin.favorite.v1.BatchGetVideoStatsResponse.StatsEntry.value:type_name -> douyin.favorite.v1.VideoStats
 	10, // 3: douyin.favorite.v1.BatchGetUserStatsResponse.StatsEntry.value:type_name -> douyin.favorite.v1.UserStats
 	1,  // 4: douyin.favorite.v1.FavoriteService.Like:input_type -> douyin.favorite.v1.LikeRequest
@@ -706,13 +803,15 @@ var file_douyin_favorite_v1_favorite_proto_depIdxs = []int32{
 	5,  // 6: douyin.favorite.v1.FavoriteService.ListLiked:input_type -> douyin.favorite.v1.ListLikedRequest
 	8,  // 7: douyin.favorite.v1.FavoriteService.BatchGetVideoStats:input_type -> douyin.favorite.v1.BatchGetVideoStatsRequest
 	11, // 8: douyin.favorite.v1.FavoriteService.BatchGetUserStats:input_type -> douyin.favorite.v1.BatchGetUserStatsRequest
-	2,  // 9: douyin.favorite.v1.FavoriteService.Like:output_type -> douyin.favorite.v1.LikeResponse
-	4,  // 10: douyin.favorite.v1.FavoriteService.Unlike:output_type -> douyin.favorite.v1.UnlikeResponse
-	6,  // 11: douyin.favorite.v1.FavoriteService.ListLiked:output_type -> douyin.favorite.v1.ListLikedResponse
-	9,  // 12: douyin.favorite.v1.FavoriteService.BatchGetVideoStats:output_type -> douyin.favorite.v1.BatchGetVideoStatsResponse
-	12, // 13: douyin.favorite.v1.FavoriteService.BatchGetUserStats:output_type -> douyin.favorite.v1.BatchGetUserStatsResponse
-	9,  // [9:14] is the sub-list for method output_type
-	4,  // [4:9] is the sub-list for method input_type
+	13, // 9: douyin.favorite.v1.FavoriteService.FilterLiked:input_type -> douyin.favorite.v1.FilterLikedRequest
+	2,  // 10: douyin.favorite.v1.FavoriteService.Like:output_type -> douyin.favorite.v1.LikeResponse
+	4,  // 11: douyin.favorite.v1.FavoriteService.Unlike:output_type -> douyin.favorite.v1.UnlikeResponse
+	6,  // 12: douyin.favorite.v1.FavoriteService.ListLiked:output_type -> douyin.favorite.v1.ListLikedResponse
+	9,  // 13: douyin.favorite.v1.FavoriteService.BatchGetVideoStats:output_type -> douyin.favorite.v1.BatchGetVideoStatsResponse
+	12, // 14: douyin.favorite.v1.FavoriteService.BatchGetUserStats:output_type -> douyin.favorite.v1.BatchGetUserStatsResponse
+	14, // 15: douyin.favorite.v1.FavoriteService.FilterLiked:output_type -> douyin.favorite.v1.FilterLikedResponse
+	10, // [10:16] is the sub-list for method output_type
+	4,  // [4:10] is the sub-list for method input_type
 	4,  // [4:4] is the sub-list for extension type_name
 	4,  // [4:4] is the sub-list for extension extendee
 	0,  // [0:4] is the sub-list for field type_name
@@ -729,7 +828,7 @@ func file_douyin_favorite_v1_favorite_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_douyin_favorite_v1_favorite_proto_rawDesc), len(file_douyin_favorite_v1_favorite_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   14,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

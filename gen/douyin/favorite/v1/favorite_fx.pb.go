@@ -61,6 +61,14 @@ var FavoriteServiceMethods = []rpc.Method{
 		Idempotent: true,
 		RateClass:  "",
 	},
+	{
+		FullMethod: FavoriteService_FilterLiked_FullMethodName,
+		Type:       rpc.Unary,
+		Timeout:    2 * time.Second,
+		Auth:       rpc.AuthInternal,
+		Idempotent: true,
+		RateClass:  "",
+	},
 }
 
 // FavoriteServiceModule returns the fx module that serves douyin.favorite.v1.FavoriteService.

@@ -27,6 +27,7 @@ const (
 	FavoriteService_ListLiked_FullMethodName          = "/douyin.favorite.v1.FavoriteService/ListLiked"
 	FavoriteService_BatchGetVideoStats_FullMethodName = "/douyin.favorite.v1.FavoriteService/BatchGetVideoStats"
 	FavoriteService_BatchGetUserStats_FullMethodName  = "/douyin.favorite.v1.FavoriteService/BatchGetUserStats"
+	FavoriteService_FilterLiked_FullMethodName        = "/douyin.favorite.v1.FavoriteService/FilterLiked"
 )
 
 // FavoriteServiceClient is the client API for FavoriteService service.
@@ -46,6 +47,10 @@ type FavoriteServiceClient interface {
 	BatchGetVideoStats(ctx context.Context, in *BatchGetVideoStatsRequest, opts ...grpc.CallOption) (*BatchGetVideoStatsResponse, error)
 	// BatchGetUserStats returns, per user, the likes given and received.
 	BatchGetUserStats(ctx context.Context, in *BatchGetUserStatsRequest, opts ...grpc.CallOption) (*BatchGetUserStatsResponse, error)
+	// FilterLiked returns which of the videos the caller liked (none when
+	// there is no caller). It is the one part of a feed page that depends on
+	// the viewer, asked for on every page while the rest may come from a cache.
+	FilterLiked(ctx context.Context, in *FilterLikedRequest, opts ...grpc.CallOption) (*FilterLikedResponse, error)
 }
 
 type favoriteServiceClient struct {
@@ -106,6 +111,16 @@ func (c *favoriteServiceClient) BatchGetUserStats(ctx context.Context, in *Batch
 	return out, nil
 }
 
+func (c *favoriteServiceClient) FilterLiked(ctx context.Context, in *FilterLikedRequest, opts ...grpc.CallOption) (*FilterLikedResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(FilterLikedResponse)
+	err := c.cc.Invoke(ctx, FavoriteService_FilterLiked_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // FavoriteServiceServer is the server API for FavoriteService service.
 // All implementations must embed UnimplementedFavoriteServiceServer
 // for forward compatibility.
@@ -123,6 +138,10 @@ type FavoriteServiceServer interface {
 	BatchGetVideoStats(context.Context, *BatchGetVideoStatsRequest) (*BatchGetVideoStatsResponse, error)
 	// BatchGetUserStats returns, per user, the likes given and received.
 	BatchGetUserStats(context.Context, *BatchGetUserStatsRequest) (*BatchGetUserStatsResponse, error)
+	// FilterLiked returns which of the videos the caller liked (none when
+	// there is no caller). It is the one part of a feed page that depends on
+	// the viewer, asked for on every page while the rest may come from a cache.
+	FilterLiked(context.Context, *FilterLikedRequest) (*FilterLikedResponse, error)
 	mustEmbedUnimplementedFavoriteServiceServer()
 }
 
@@ -147,6 +166,9 @@ func (UnimplementedFavoriteServiceServer) BatchGetVideoStats(context.Context, *B
 }
 func (UnimplementedFavoriteServiceServer) BatchGetUserStats(context.Context, *BatchGetUserStatsRequest) (*BatchGetUserStatsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method BatchGetUserStats not implemented")
+}
+func (UnimplementedFavoriteServiceServer) FilterLiked(context.Context, *FilterLikedRequest) (*FilterLikedResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method FilterLiked not implemented")
 }
 func (UnimplementedFavoriteServiceServer) mustEmbedUnimplementedFavoriteServiceServer() {}
 func (UnimplementedFavoriteServiceServer) testEmbeddedByValue()                         {}
@@ -259,6 +281,24 @@ func _FavoriteService_BatchGetUserStats_Handler(srv interface{}, ctx context.Con
 	return interceptor(ctx, in, info, handler)
 }
 
+func _FavoriteService_FilterLiked_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(FilterLikedRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(FavoriteServiceServer).FilterLiked(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: FavoriteService_FilterLiked_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(FavoriteServiceServer).FilterLiked(ctx, req.(*FilterLikedRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // FavoriteService_ServiceDesc is the grpc.ServiceDesc for FavoriteService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -285,6 +325,10 @@ var FavoriteService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "BatchGetUserStats",
 			Handler:    _FavoriteService_BatchGetUserStats_Handler,
+		},
+		{
+			MethodName: "FilterLiked",
+			Handler:    _FavoriteService_FilterLiked_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -25,6 +25,8 @@ type FavoriteServiceMetrics struct {
 	BatchGetVideoStats *metrics.ServerMethod
 	// BatchGetUserStats records /douyin.favorite.v1.FavoriteService/BatchGetUserStats.
 	BatchGetUserStats *metrics.ServerMethod
+	// FilterLiked records /douyin.favorite.v1.FavoriteService/FilterLiked.
+	FilterLiked *metrics.ServerMethod
 }
 
 // NewFavoriteServiceMetrics creates the series of every method of douyin.favorite.v1.FavoriteService
@@ -69,6 +71,12 @@ func NewFavoriteServiceMetrics(reg prometheus.Registerer) (*FavoriteServiceMetri
 	}, errs); err != nil {
 		return nil, err
 	}
+	if m.FilterLiked, err = metrics.NewServerMethod(reg, rpc.Method{
+		FullMethod: FavoriteService_FilterLiked_FullMethodName,
+		Type:       rpc.Unary,
+	}, errs); err != nil {
+		return nil, err
+	}
 	return m, nil
 }
 
@@ -87,6 +95,8 @@ func (m *FavoriteServiceMetrics) Lookup(fullMethod string) *metrics.ServerMethod
 		return m.BatchGetVideoStats
 	case FavoriteService_BatchGetUserStats_FullMethodName:
 		return m.BatchGetUserStats
+	case FavoriteService_FilterLiked_FullMethodName:
+		return m.FilterLiked
 	}
 	return nil
 }

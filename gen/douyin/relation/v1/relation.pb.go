@@ -655,6 +655,96 @@ func (x *BatchGetStatsResponse) GetStats() map[int64]*Stats {
 	return nil
 }
 
+type FilterFollowingRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// At most 500 ids.
+	UserIds       []int64 `protobuf:"varint,1,rep,packed,name=user_ids,json=userIds,proto3" json:"user_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FilterFollowingRequest) Reset() {
+	*x = FilterFollowingRequest{}
+	mi := &file_douyin_relation_v1_relation_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FilterFollowingRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FilterFollowingRequest) ProtoMessage() {}
+
+func (x *FilterFollowingRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_douyin_relation_v1_relation_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FilterFollowingRequest.ProtoReflect.Descriptor instead.
+func (*FilterFollowingRequest) Descriptor() ([]byte, []int) {
+	return file_douyin_relation_v1_relation_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *FilterFollowingRequest) GetUserIds() []int64 {
+	if x != nil {
+		return x.UserIds
+	}
+	return nil
+}
+
+type FilterFollowingResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The followed ones among the requested ids, each once, in no set order.
+	UserIds       []int64 `protobuf:"varint,1,rep,packed,name=user_ids,json=userIds,proto3" json:"user_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FilterFollowingResponse) Reset() {
+	*x = FilterFollowingResponse{}
+	mi := &file_douyin_relation_v1_relation_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FilterFollowingResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FilterFollowingResponse) ProtoMessage() {}
+
+func (x *FilterFollowingResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_douyin_relation_v1_relation_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FilterFollowingResponse.ProtoReflect.Descriptor instead.
+func (*FilterFollowingResponse) Descriptor() ([]byte, []int) {
+	return file_douyin_relation_v1_relation_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *FilterFollowingResponse) GetUserIds() []int64 {
+	if x != nil {
+		return x.UserIds
+	}
+	return nil
+}
+
 var File_douyin_relation_v1_relation_proto protoreflect.FileDescriptor
 
 const file_douyin_relation_v1_relation_proto_rawDesc = "" +
@@ -691,21 +781,26 @@ const file_douyin_relation_v1_relation_proto_rawDesc = "" +
 	"\n" +
 	"StatsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\x03R\x03key\x12/\n" +
-	"\x05value\x18\x02 \x01(\v2\x19.douyin.relation.v1.StatsR\x05value:\x028\x01*\xe6\x02\n" +
+	"\x05value\x18\x02 \x01(\v2\x19.douyin.relation.v1.StatsR\x05value:\x028\x01\"3\n" +
+	"\x16FilterFollowingRequest\x12\x19\n" +
+	"\buser_ids\x18\x01 \x03(\x03R\auserIds\"4\n" +
+	"\x17FilterFollowingResponse\x12\x19\n" +
+	"\buser_ids\x18\x01 \x03(\x03R\auserIds*\xe6\x02\n" +
 	"\rRelationError\x12\x1e\n" +
 	"\x1aRELATION_ERROR_UNSPECIFIED\x10\x00\x12E\n" +
 	"\x1aRELATION_ERROR_SELF_FOLLOW\x10\x01\x1a%\xa2\x80\x19!\b\x03\x18\x85R2\x1ayou cannot follow yourself\x12E\n" +
 	"\x1dRELATION_ERROR_USER_NOT_FOUND\x10\x02\x1a\"\xa2\x80\x19\x1e\b\x05\x18\x86R2\x17the user does not exist\x12>\n" +
 	"\x19RELATION_ERROR_INVALID_ID\x10\x03\x1a\x1f\xa2\x80\x19\x1b\b\x03\x18\x87R2\x14ids must be positive\x12D\n" +
 	"\x1bRELATION_ERROR_TOO_MANY_IDS\x10\x04\x1a#\xa2\x80\x19\x1f\b\x03\x18\x88R2\x18at most 500 ids per call\x1a!\x9a\x80\x19\x1d\n" +
-	"\x1brelation.douyin.tremolo.dev2\xa3\x05\n" +
+	"\x1brelation.douyin.tremolo.dev2\x97\x06\n" +
 	"\x0fRelationService\x12`\n" +
 	"\x06Follow\x12!.douyin.relation.v1.FollowRequest\x1a\".douyin.relation.v1.FollowResponse\"\x0f\x92\x80\x19\v\x10\x02\x18\x01\"\x05write\x12f\n" +
 	"\bUnfollow\x12#.douyin.relation.v1.UnfollowRequest\x1a$.douyin.relation.v1.UnfollowResponse\"\x0f\x92\x80\x19\v\x10\x02\x18\x01\"\x05write\x12l\n" +
 	"\rListFollowing\x12(.douyin.relation.v1.ListFollowingRequest\x1a).douyin.relation.v1.ListFollowingResponse\"\x06\x92\x80\x19\x02\x18\x01\x12l\n" +
 	"\rListFollowers\x12(.douyin.relation.v1.ListFollowersRequest\x1a).douyin.relation.v1.ListFollowersResponse\"\x06\x92\x80\x19\x02\x18\x01\x12f\n" +
 	"\vListFriends\x12&.douyin.relation.v1.ListFriendsRequest\x1a'.douyin.relation.v1.ListFriendsResponse\"\x06\x92\x80\x19\x02\x18\x01\x12l\n" +
-	"\rBatchGetStats\x12(.douyin.relation.v1.BatchGetStatsRequest\x1a).douyin.relation.v1.BatchGetStatsResponse\"\x06\x92\x80\x19\x02\x18\x01\x1a\x14\x8a\x80\x19\x10\n" +
+	"\rBatchGetStats\x12(.douyin.relation.v1.BatchGetStatsRequest\x1a).douyin.relation.v1.BatchGetStatsResponse\"\x06\x92\x80\x19\x02\x18\x01\x12r\n" +
+	"\x0fFilterFollowing\x12*.douyin.relation.v1.FilterFollowingRequest\x1a+.douyin.relation.v1.FilterFollowingResponse\"\x06\x92\x80\x19\x02\x18\x01\x1a\x14\x8a\x80\x19\x10\n" +
 	"\brelation\x12\x02\b\x02\x18\x03BBZ@github.com/tremolo-dev/tremolo/gen/douyin/relation/v1;relationv1b\x06proto3"
 
 var (
@@ -721,26 +816,28 @@ func file_douyin_relation_v1_relation_proto_rawDescGZIP() []byte {
 }
 
 var file_douyin_relation_v1_relation_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_douyin_relation_v1_relation_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_douyin_relation_v1_relation_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_douyin_relation_v1_relation_proto_goTypes = []any{
-	(RelationError)(0),            // 0: douyin.relation.v1.RelationError
-	(*FollowRequest)(nil),         // 1: douyin.relation.v1.FollowRequest
-	(*FollowResponse)(nil),        // 2: douyin.relation.v1.FollowResponse
-	(*UnfollowRequest)(nil),       // 3: douyin.relation.v1.UnfollowRequest
-	(*UnfollowResponse)(nil),      // 4: douyin.relation.v1.UnfollowResponse
-	(*ListFollowingRequest)(nil),  // 5: douyin.relation.v1.ListFollowingRequest
-	(*ListFollowingResponse)(nil), // 6: douyin.relation.v1.ListFollowingResponse
-	(*ListFollowersRequest)(nil),  // 7: douyin.relation.v1.ListFollowersRequest
-	(*ListFollowersResponse)(nil), // 8: douyin.relation.v1.ListFollowersResponse
-	(*ListFriendsRequest)(nil),    // 9: douyin.relation.v1.ListFriendsRequest
-	(*ListFriendsResponse)(nil),   // 10: douyin.relation.v1.ListFriendsResponse
-	(*Stats)(nil),                 // 11: douyin.relation.v1.Stats
-	(*BatchGetStatsRequest)(nil),  // 12: douyin.relation.v1.BatchGetStatsRequest
-	(*BatchGetStatsResponse)(nil), // 13: douyin.relation.v1.BatchGetStatsResponse
-	nil,                           // 14: douyin.relation.v1.BatchGetStatsResponse.StatsEntry
+	(RelationError)(0),              // 0: douyin.relation.v1.RelationError
+	(*FollowRequest)(nil),           // 1: douyin.relation.v1.FollowRequest
+	(*FollowResponse)(nil),          // 2: douyin.relation.v1.FollowResponse
+	(*UnfollowRequest)(nil),         // 3: douyin.relation.v1.UnfollowRequest
+	(*UnfollowResponse)(nil),        // 4: douyin.relation.v1.UnfollowResponse
+	(*ListFollowingRequest)(nil),    // 5: douyin.relation.v1.ListFollowingRequest
+	(*ListFollowingResponse)(nil),   // 6: douyin.relation.v1.ListFollowingResponse
+	(*ListFollowersRequest)(nil),    // 7: douyin.relation.v1.ListFollowersRequest
+	(*ListFollowersResponse)(nil),   // 8: douyin.relation.v1.ListFollowersResponse
+	(*ListFriendsRequest)(nil),      // 9: douyin.relation.v1.ListFriendsRequest
+	(*ListFriendsResponse)(nil),     // 10: douyin.relation.v1.ListFriendsResponse
+	(*Stats)(nil),                   // 11: douyin.relation.v1.Stats
+	(*BatchGetStatsRequest)(nil),    // 12: douyin.relation.v1.BatchGetStatsRequest
+	(*BatchGetStatsResponse)(nil),   // 13: douyin.relation.v1.BatchGetStatsResponse
+	(*FilterFollowingRequest)(nil),  // 14: douyin.relation.v1.FilterFollowingRequest
+	(*FilterFollowingResponse)(nil), // 15: douyin.relation.v1.FilterFollowingResponse
+	nil,                             // 16: douyin.relation.v1.BatchGetStatsResponse.StatsEntry
 }
 var file_douyin_relation_v1_relation_proto_depIdxs = []int32{
-	14, // 0: douyin.relation.v1.BatchGetStatsResponse.stats:type_name -> douyin.relation.v1.BatchGetStatsResponse.StatsEntry
+	16, // 0: douyin.relation.v1.BatchGetStatsResponse.stats:type_name -> douyin.relation.v1.BatchGetStatsResponse.StatsEntry
 	11, // 1: douyin.relation.v1.BatchGetStatsResponse.StatsEntry.value:type_name -> douyin.relation.v1.Stats
 	1,  // 2: douyin.relation.v1.RelationService.Follow:input_type -> douyin.relation.v1.FollowRequest
 	3,  // 3: douyin.relation.v1.RelationService.Unfollow:input_type -> douyin.relation.v1.UnfollowRequest
@@ -748,14 +845,16 @@ var file_douyin_relation_v1_relation_proto_depIdxs = []int32{
 	7,  // 5: douyin.relation.v1.RelationService.ListFollowers:input_type -> douyin.relation.v1.ListFollowersRequest
 	9,  // 6: douyin.relation.v1.RelationService.ListFriends:input_type -> douyin.relation.v1.ListFriendsRequest
 	12, // 7: douyin.relation.v1.RelationService.BatchGetStats:input_type -> douyin.relation.v1.BatchGetStatsRequest
-	2,  // 8: douyin.relation.v1.RelationService.Follow:output_type -> douyin.relation.v1.FollowResponse
-	4,  // 9: douyin.relation.v1.RelationService.Unfollow:output_type -> douyin.relation.v1.UnfollowResponse
-	6,  // 10: douyin.relation.v1.RelationService.ListFollowing:output_type -> douyin.relation.v1.ListFollowingResponse
-	8,  // 11: douyin.relation.v1.RelationService.ListFollowers:output_type -> douyin.relation.v1.ListFollowersResponse
-	10, // 12: douyin.relation.v1.RelationService.ListFriends:output_type -> douyin.relation.v1.ListFriendsResponse
-	13, // 13: douyin.relation.v1.RelationService.BatchGetStats:output_type -> douyin.relation.v1.BatchGetStatsResponse
-	8,  // [8:14] is the sub-list for method output_type
-	2,  // [2:8] is the sub-list for method input_type
+	14, // 8: douyin.relation.v1.RelationService.FilterFollowing:input_type -> douyin.relation.v1.FilterFollowingRequest
+	2,  // 9: douyin.relation.v1.RelationService.Follow:output_type -> douyin.relation.v1.FollowResponse
+	4,  // 10: douyin.relation.v1.RelationService.Unfollow:output_type -> douyin.relation.v1.UnfollowResponse
+	6,  // 11: douyin.relation.v1.RelationService.ListFollowing:output_type -> douyin.relation.v1.ListFollowingResponse
+	8,  // 12: douyin.relation.v1.RelationService.ListFollowers:output_type -> douyin.relation.v1.ListFollowersResponse
+	10, // 13: douyin.relation.v1.RelationService.ListFriends:output_type -> douyin.relation.v1.ListFriendsResponse
+	13, // 14: douyin.relation.v1.RelationService.BatchGetStats:output_type -> douyin.relation.v1.BatchGetStatsResponse
+	15, // 15: douyin.relation.v1.RelationService.FilterFollowing:output_type -> douyin.relation.v1.FilterFollowingResponse
+	9,  // [9:16] is the sub-list for method output_type
+	2,  // [2:9] is the sub-list for method input_type
 	2,  // [2:2] is the sub-list for extension type_name
 	2,  // [2:2] is the sub-list for extension extendee
 	0,  // [0:2] is the sub-list for field type_name
@@ -772,7 +871,7 @@ func file_douyin_relation_v1_relation_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_douyin_relation_v1_relation_proto_rawDesc), len(file_douyin_relation_v1_relation_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   14,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

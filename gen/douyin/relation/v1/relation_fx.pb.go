@@ -69,6 +69,14 @@ var RelationServiceMethods = []rpc.Method{
 		Idempotent: true,
 		RateClass:  "",
 	},
+	{
+		FullMethod: RelationService_FilterFollowing_FullMethodName,
+		Type:       rpc.Unary,
+		Timeout:    2 * time.Second,
+		Auth:       rpc.AuthInternal,
+		Idempotent: true,
+		RateClass:  "",
+	},
 }
 
 // RelationServiceModule returns the fx module that serves douyin.relation.v1.RelationService.

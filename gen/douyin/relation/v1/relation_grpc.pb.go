@@ -22,12 +22,13 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	RelationService_Follow_FullMethodName        = "/douyin.relation.v1.RelationService/Follow"
-	RelationService_Unfollow_FullMethodName      = "/douyin.relation.v1.RelationService/Unfollow"
-	RelationService_ListFollowing_FullMethodName = "/douyin.relation.v1.RelationService/ListFollowing"
-	RelationService_ListFollowers_FullMethodName = "/douyin.relation.v1.RelationService/ListFollowers"
-	RelationService_ListFriends_FullMethodName   = "/douyin.relation.v1.RelationService/ListFriends"
-	RelationService_BatchGetStats_FullMethodName = "/douyin.relation.v1.RelationService/BatchGetStats"
+	RelationService_Follow_FullMethodName          = "/douyin.relation.v1.RelationService/Follow"
+	RelationService_Unfollow_FullMethodName        = "/douyin.relation.v1.RelationService/Unfollow"
+	RelationService_ListFollowing_FullMethodName   = "/douyin.relation.v1.RelationService/ListFollowing"
+	RelationService_ListFollowers_FullMethodName   = "/douyin.relation.v1.RelationService/ListFollowers"
+	RelationService_ListFriends_FullMethodName     = "/douyin.relation.v1.RelationService/ListFriends"
+	RelationService_BatchGetStats_FullMethodName   = "/douyin.relation.v1.RelationService/BatchGetStats"
+	RelationService_FilterFollowing_FullMethodName = "/douyin.relation.v1.RelationService/FilterFollowing"
 )
 
 // RelationServiceClient is the client API for RelationService service.
@@ -50,6 +51,9 @@ type RelationServiceClient interface {
 	// BatchGetStats returns follow counts and whether the caller (when there is
 	// one) follows each user.
 	BatchGetStats(ctx context.Context, in *BatchGetStatsRequest, opts ...grpc.CallOption) (*BatchGetStatsResponse, error)
+	// FilterFollowing returns which of the users the caller follows (none
+	// when there is no caller): the viewer's part of a feed page's authors.
+	FilterFollowing(ctx context.Context, in *FilterFollowingRequest, opts ...grpc.CallOption) (*FilterFollowingResponse, error)
 }
 
 type relationServiceClient struct {
@@ -120,6 +124,16 @@ func (c *relationServiceClient) BatchGetStats(ctx context.Context, in *BatchGetS
 	return out, nil
 }
 
+func (c *relationServiceClient) FilterFollowing(ctx context.Context, in *FilterFollowingRequest, opts ...grpc.CallOption) (*FilterFollowingResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(FilterFollowingResponse)
+	err := c.cc.Invoke(ctx, RelationService_FilterFollowing_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RelationServiceServer is the server API for RelationService service.
 // All implementations must embed UnimplementedRelationServiceServer
 // for forward compatibility.
@@ -140,6 +154,9 @@ type RelationServiceServer interface {
 	// BatchGetStats returns follow counts and whether the caller (when there is
 	// one) follows each user.
 	BatchGetStats(context.Context, *BatchGetStatsRequest) (*BatchGetStatsResponse, error)
+	// FilterFollowing returns which of the users the caller follows (none
+	// when there is no caller): the viewer's part of a feed page's authors.
+	FilterFollowing(context.Context, *FilterFollowingRequest) (*FilterFollowingResponse, error)
 	mustEmbedUnimplementedRelationServiceServer()
 }
 
@@ -167,6 +184,9 @@ func (UnimplementedRelationServiceServer) ListFriends(context.Context, *ListFrie
 }
 func (UnimplementedRelationServiceServer) BatchGetStats(context.Context, *BatchGetStatsRequest) (*BatchGetStatsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method BatchGetStats not implemented")
+}
+func (UnimplementedRelationServiceServer) FilterFollowing(context.Context, *FilterFollowingRequest) (*FilterFollowingResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method FilterFollowing not implemented")
 }
 func (UnimplementedRelationServiceServer) mustEmbedUnimplementedRelationServiceServer() {}
 func (UnimplementedRelationServiceServer) testEmbeddedByValue()                         {}
@@ -297,6 +317,24 @@ func _RelationService_BatchGetStats_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RelationService_FilterFollowing_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(FilterFollowingRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RelationServiceServer).FilterFollowing(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RelationService_FilterFollowing_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RelationServiceServer).FilterFollowing(ctx, req.(*FilterFollowingRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // RelationService_ServiceDesc is the grpc.ServiceDesc for RelationService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -327,6 +365,10 @@ var RelationService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "BatchGetStats",
 			Handler:    _RelationService_BatchGetStats_Handler,
+		},
+		{
+			MethodName: "FilterFollowing",
+			Handler:    _RelationService_FilterFollowing_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -27,6 +27,8 @@ type RelationServiceMetrics struct {
 	ListFriends *metrics.ServerMethod
 	// BatchGetStats records /douyin.relation.v1.RelationService/BatchGetStats.
 	BatchGetStats *metrics.ServerMethod
+	// FilterFollowing records /douyin.relation.v1.RelationService/FilterFollowing.
+	FilterFollowing *metrics.ServerMethod
 }
 
 // NewRelationServiceMetrics creates the series of every method of douyin.relation.v1.RelationService
@@ -78,6 +80,12 @@ func NewRelationServiceMetrics(reg prometheus.Registerer) (*RelationServiceMetri
 	}, errs); err != nil {
 		return nil, err
 	}
+	if m.FilterFollowing, err = metrics.NewServerMethod(reg, rpc.Method{
+		FullMethod: RelationService_FilterFollowing_FullMethodName,
+		Type:       rpc.Unary,
+	}, errs); err != nil {
+		return nil, err
+	}
 	return m, nil
 }
 
@@ -98,6 +106,8 @@ func (m *RelationServiceMetrics) Lookup(fullMethod string) *metrics.ServerMethod
 		return m.ListFriends
 	case RelationService_BatchGetStats_FullMethodName:
 		return m.BatchGetStats
+	case RelationService_FilterFollowing_FullMethodName:
+		return m.FilterFollowing
 	}
 	return nil
 }

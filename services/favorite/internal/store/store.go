@@ -225,6 +225,68 @@ func (s *Store) VideoStats(ctx context.Context, caller int64, videoIDs []int64) 
 	return out, nil
 }
 
+// LikedAmong returns which of videoIDs the user liked, each once.
+//
+// A page of the feed asks this for 30 videos of neighbouring ids (ids grow
+// with time), and a user has liked few of them. So it first reads the user's
+// likes between the smallest and largest id, a range of the primary key that
+// costs in proportion to the likes it finds (one seek per id would cost 30
+// seeks whatever the answer), and falls back to looking up each id when the
+// range holds more than a few likes per id asked (ids far apart).
+func (s *Store) LikedAmong(ctx context.Context, userID int64, videoIDs []int64) ([]int64, error) {
+	ids := unique(videoIDs)
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	limit := rangeLikesPerID * len(ids)
+	var inRange []int64
+	err := s.query(ctx,
+		"SELECT video_id FROM favorites WHERE user_id = $1 AND video_id BETWEEN $2 AND $3 LIMIT $4",
+		[]any{userID, ids[0], ids[len(ids)-1], limit},
+		func(rows *sql.Rows) error {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			inRange = append(inRange, id)
+			return nil
+		})
+	if err != nil {
+		return nil, fmt.Errorf("store: likes of user %d between videos %d and %d: %w", userID, ids[0], ids[len(ids)-1], err)
+	}
+	if len(inRange) < limit {
+		out := inRange[:0]
+		for _, id := range inRange {
+			if _, ok := slices.BinarySearch(ids, id); ok {
+				out = append(out, id)
+			}
+		}
+		return out, nil
+	}
+	var out []int64
+	for chunk := range slices.Chunk(ids, MaxIDsPerQuery) {
+		err := s.query(ctx,
+			"SELECT video_id FROM favorites WHERE user_id = $1 AND video_id IN ("+sqldb.Placeholders(2, len(chunk))+")",
+			append([]any{userID}, args(chunk)...),
+			func(rows *sql.Rows) error {
+				var id int64
+				if err := rows.Scan(&id); err != nil {
+					return err
+				}
+				out = append(out, id)
+				return nil
+			})
+		if err != nil {
+			return nil, fmt.Errorf("store: likes of user %d among %d videos: %w", userID, len(chunk), err)
+		}
+	}
+	return out, nil
+}
+
+// rangeLikesPerID is how many likes per asked id LikedAmong reads from the
+// range before it looks the ids up one by one instead.
+const rangeLikesPerID = 4
+
 // UserStats returns the stats of every user in userIDs (zero for users who
 // never liked nor were liked). Each MaxIDsPerQuery distinct ids cost one
 // query.

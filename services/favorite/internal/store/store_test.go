@@ -389,3 +389,37 @@ func TestSQLiteReopenKeepsLikes(t *testing.T) {
 		t.Fatal("store.New(nil) succeeded")
 	}
 }
+
+// LikedAmong answers from a range of the user's likes when the asked ids
+// are neighbours, and id by id when the range holds many more likes than
+// ids asked: both ways must give the same answer.
+func TestLikedAmong(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, st *store.Store, _ *sqldb.DB) {
+		const user = 7
+		for v := int64(100); v <= 200; v += 2 { // even videos 100..200
+			like(t, st, user, v, 1, t0, true)
+		}
+		like(t, st, 8, 101, 1, t0, true) // someone else's like
+		for _, tc := range []struct {
+			name string
+			ask  []int64
+			want []int64
+		}{
+			{"neighbours", []int64{101, 102, 103, 104, 104}, []int64{102, 104}},
+			{"none liked", []int64{101, 103, 105}, nil},
+			{"far apart: 51 likes between 2 ids", []int64{100, 200}, []int64{100, 200}},
+			{"far apart, neither liked", []int64{99, 201}, nil},
+			{"outside every like", []int64{5000, 5001}, nil},
+			{"nothing asked", nil, nil},
+		} {
+			got, err := st.LikedAmong(testCtx(t), user, tc.ask)
+			if err != nil {
+				t.Fatalf("%s: LikedAmong: %v", tc.name, err)
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("%s: LikedAmong(%v) = %v, want %v", tc.name, tc.ask, got, tc.want)
+			}
+		}
+	})
+}

@@ -7,9 +7,13 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/tremolo-dev/tremolo/platform/app"
+	"github.com/tremolo-dev/tremolo/platform/config"
 	"github.com/tremolo-dev/tremolo/services/feed"
 )
 
 func main() {
-	app.Main("feed", nil, func(app.Config) fx.Option { return feed.Module })
+	var cfg feed.Config
+	app.Main("feed", []config.Flags{&cfg}, func(app.Config) fx.Option {
+		return fx.Options(fx.Supply(cfg), feed.Module)
+	})
 }

@@ -278,6 +278,25 @@ func (s *Store) counts(ctx context.Context, users []int64, out map[int64]Stats) 
 	return nil
 }
 
+// FollowingAmong returns which of users the viewer follows, each once. Each
+// MaxIDsPerQuery distinct ids cost one query on the primary key.
+func (s *Store) FollowingAmong(ctx context.Context, viewer int64, users []int64) ([]int64, error) {
+	unique := slices.Clone(users)
+	slices.Sort(unique)
+	unique = slices.Compact(unique)
+	found := make(map[int64]Stats, len(unique))
+	for chunk := range slices.Chunk(unique, MaxIDsPerQuery) {
+		if err := s.followed(ctx, viewer, chunk, found); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]int64, 0, len(found))
+	for id := range found {
+		out = append(out, id)
+	}
+	return out, nil
+}
+
 func (s *Store) followed(ctx context.Context, viewer int64, users []int64, out map[int64]Stats) (err error) {
 	args := make([]any, 0, len(users)+1)
 	args = append(args, viewer)

@@ -118,10 +118,12 @@ func readKeyFile(path string) ([]byte, error) {
 
 // Signer makes and checks tokens with one key. It is safe for concurrent use.
 type Signer struct {
-	key    []byte
-	ttl    time.Duration
-	parser *jwt.Parser
-	now    func() time.Time
+	key      []byte
+	ttl      time.Duration
+	leeway   time.Duration
+	parser   *jwt.Parser
+	now      func() time.Time
+	verified *verifiedCache
 }
 
 // NewSigner returns a Signer; key must be at least MinKeyLen bytes.
@@ -132,7 +134,7 @@ func NewSigner(key []byte, ttl, leeway time.Duration) (*Signer, error) {
 	if ttl <= 0 {
 		return nil, fmt.Errorf("token: ttl %v must be positive", ttl)
 	}
-	s := &Signer{key: key, ttl: ttl, now: time.Now}
+	s := &Signer{key: key, ttl: ttl, leeway: leeway, now: time.Now, verified: newVerifiedCache()}
 	s.parser = jwt.NewParser(
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 		jwt.WithIssuer(Issuer),
@@ -171,6 +173,10 @@ var (
 // Verify checks a token and returns its user id. It never accepts alg=none
 // or another algorithm than HS256.
 func (s *Signer) Verify(tok string) (int64, error) {
+	now := s.now()
+	if id, ok := s.verified.get(tok, now); ok {
+		return id, nil
+	}
 	var claims jwt.RegisteredClaims
 	_, err := s.parser.ParseWithClaims(tok, &claims, func(*jwt.Token) (any, error) { return s.key, nil })
 	if errors.Is(err, jwt.ErrTokenExpired) {
@@ -183,6 +189,7 @@ func (s *Signer) Verify(tok string) (int64, error) {
 	if err != nil || id <= 0 {
 		return 0, fmt.Errorf("%w: subject %q is not a user id", ErrInvalid, claims.Subject)
 	}
+	s.verified.put(tok, id, claims.ExpiresAt.Add(s.leeway)) // exp is required: set
 	return id, nil
 }
 

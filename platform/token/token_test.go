@@ -45,6 +45,44 @@ func TestExpired(t *testing.T) {
 	}
 }
 
+// A token verified once is remembered, but not past its expiry: the same
+// token, verified again after it, is expired.
+func TestRememberedTokenStillExpires(t *testing.T) {
+	s := newSigner(t)
+	start := time.Now().Truncate(time.Second) // tokens count in whole seconds
+	s.now = func() time.Time { return start }
+	tok, _ := s.Sign(7)
+	for range 2 { // the second is answered from the cache
+		if id, err := s.Verify(tok); err != nil || id != 7 {
+			t.Fatalf("Verify = %d, %v", id, err)
+		}
+	}
+	s.now = func() time.Time { return start.Add(time.Hour + 500*time.Millisecond) } // inside the leeway
+	if id, err := s.Verify(tok); err != nil || id != 7 {
+		t.Fatalf("Verify within the leeway = %d, %v", id, err)
+	}
+	s.now = func() time.Time { return start.Add(time.Hour + 2*time.Second) }
+	if _, err := s.Verify(tok); !errors.Is(err, ErrExpired) {
+		t.Fatalf("remembered token past its expiry: err = %v; want ErrExpired", err)
+	}
+}
+
+// The cache stays bounded however many tokens verify.
+func TestVerifiedCacheBounded(t *testing.T) {
+	c := newVerifiedCache()
+	until := time.Now().Add(time.Hour)
+	for i := range cacheShards * cacheShardMaxLen * 2 {
+		c.put(strings.Repeat("x", 8)+string(rune(i)), int64(i), until)
+	}
+	n := 0
+	for i := range c.shards {
+		n += len(c.shards[i].m)
+	}
+	if n > cacheShards*cacheShardMaxLen {
+		t.Fatalf("cache holds %d tokens; bound %d", n, cacheShards*cacheShardMaxLen)
+	}
+}
+
 func TestRejectsForeignAndTamperedTokens(t *testing.T) {
 	s := newSigner(t)
 	good, _ := s.Sign(7)

@@ -1,18 +1,21 @@
 package edge
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"io"
 	"math"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	appv1 "github.com/tremolo-dev/tremolo/gen/douyin/app/v1"
 )
 
 // jsonNames overrides a field's JSON key where the app's contract breaks
@@ -38,10 +41,21 @@ func (Marshaler) Marshal(v any) ([]byte, error) {
 	if !ok {
 		return json.Marshal(v)
 	}
-	var b bytes.Buffer
-	writeMessage(&b, m.ProtoReflect())
-	return b.Bytes(), nil
+	b := make([]byte, 0, sizeHint.Load())
+	b = appendMessage(b, m.ProtoReflect())
+	if n := int64(len(b)); n > sizeHint.Load() && n <= maxSizeHint {
+		sizeHint.Store(n)
+	}
+	return b, nil
 }
+
+// sizeHint is the capacity a response starts with: the largest response
+// seen so far (capped), so that a feed page is written without regrowing.
+var sizeHint atomic.Int64
+
+const maxSizeHint = 64 << 10
+
+func init() { sizeHint.Store(512) }
 
 // Unmarshal decodes proto JSON (the edge's routes take no body, but the
 // interface asks for it).
@@ -75,116 +89,213 @@ func (m Marshaler) NewEncoder(w io.Writer) runtime.Encoder {
 	})
 }
 
-func writeMessage(b *bytes.Buffer, m protoreflect.Message) {
-	fields := m.Descriptor().Fields()
-	b.WriteByte('{')
-	for i := 0; i < fields.Len(); i++ {
+// field is how a message field is written: its key, already quoted and
+// followed by a colon, and its descriptor.
+type field struct {
+	key string
+	fd  protoreflect.FieldDescriptor
+}
+
+// plans caches the fields of each message type (protoreflect.FullName to
+// []field): computing keys and descriptors once per type rather than once
+// per message keeps reflection off the hot path of every list.
+var plans sync.Map
+
+func plan(md protoreflect.MessageDescriptor) []field {
+	if p, ok := plans.Load(md.FullName()); ok {
+		return p.([]field)
+	}
+	fields := md.Fields()
+	p := make([]field, fields.Len())
+	for i := range p {
 		fd := fields.Get(i)
-		if i > 0 {
-			b.WriteByte(',')
-		}
 		name, ok := jsonNames[fd.FullName()]
 		if !ok {
 			name = string(fd.Name())
 		}
-		writeString(b, name)
-		b.WriteByte(':')
+		p[i] = field{key: string(appendString(nil, name)) + ":", fd: fd}
+	}
+	plans.Store(md.FullName(), p)
+	return p
+}
+
+func appendMessage(b []byte, m protoreflect.Message) []byte {
+	switch x := m.Interface().(type) {
+	case *appv1.Video:
+		return appendVideo(b, x)
+	case *appv1.User:
+		return appendUser(b, x)
+	}
+	return appendFields(b, m)
+}
+
+// appendVideo and appendUser write the two messages of every list the app
+// loads (a feed page holds 30 of each) without reflection, several times
+// faster than appendFields. TestFastPathsMatchReflection fails when
+// app.proto gains a field they do not write.
+func appendVideo(b []byte, v *appv1.Video) []byte {
+	b = append(b, `{"id":`...)
+	b = strconv.AppendInt(b, v.GetId(), 10)
+	b = append(b, `,"author":`...)
+	if v.GetAuthor() == nil {
+		b = append(b, "null"...)
+	} else {
+		b = appendUser(b, v.GetAuthor())
+	}
+	b = append(b, `,"play_url":`...)
+	b = appendString(b, v.GetPlayUrl())
+	b = append(b, `,"cover_url":`...)
+	b = appendString(b, v.GetCoverUrl())
+	b = append(b, `,"favorite_count":`...)
+	b = strconv.AppendInt(b, v.GetFavoriteCount(), 10)
+	b = append(b, `,"comment_count":`...)
+	b = strconv.AppendInt(b, v.GetCommentCount(), 10)
+	b = append(b, `,"is_favorite":`...)
+	b = strconv.AppendBool(b, v.GetIsFavorite())
+	b = append(b, `,"title":`...)
+	b = appendString(b, v.GetTitle())
+	return append(b, '}')
+}
+
+func appendUser(b []byte, u *appv1.User) []byte {
+	b = append(b, `{"id":`...)
+	b = strconv.AppendInt(b, u.GetId(), 10)
+	b = append(b, `,"name":`...)
+	b = appendString(b, u.GetName())
+	b = append(b, `,"follow_count":`...)
+	b = strconv.AppendInt(b, u.GetFollowCount(), 10)
+	b = append(b, `,"follower_count":`...)
+	b = strconv.AppendInt(b, u.GetFollowerCount(), 10)
+	b = append(b, `,"is_follow":`...)
+	b = strconv.AppendBool(b, u.GetIsFollow())
+	b = append(b, `,"avatar":`...)
+	b = appendString(b, u.GetAvatar())
+	b = append(b, `,"background_image":`...)
+	b = appendString(b, u.GetBackgroundImage())
+	b = append(b, `,"signature":`...)
+	b = appendString(b, u.GetSignature())
+	b = append(b, `,"total_favorited":`...)
+	b = strconv.AppendInt(b, u.GetTotalFavorited(), 10)
+	b = append(b, `,"work_count":`...)
+	b = strconv.AppendInt(b, u.GetWorkCount(), 10)
+	b = append(b, `,"favorite_count":`...)
+	b = strconv.AppendInt(b, u.GetFavoriteCount(), 10)
+	return append(b, '}')
+}
+
+// appendFields writes any message through reflection.
+func appendFields(b []byte, m protoreflect.Message) []byte {
+	b = append(b, '{')
+	for i, f := range plan(m.Descriptor()) {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, f.key...)
+		fd := f.fd
 		switch {
 		case fd.IsList():
 			list := m.Get(fd).List()
-			b.WriteByte('[')
+			b = append(b, '[')
 			for j := 0; j < list.Len(); j++ {
 				if j > 0 {
-					b.WriteByte(',')
+					b = append(b, ',')
 				}
-				writeValue(b, fd, list.Get(j))
+				b = appendValue(b, fd, list.Get(j))
 			}
-			b.WriteByte(']')
+			b = append(b, ']')
 		case fd.IsMap():
 			mp := m.Get(fd).Map()
-			b.WriteByte('{')
+			b = append(b, '{')
 			first := true
 			mp.Range(func(k protoreflect.MapKey, v protoreflect.Value) bool {
 				if !first {
-					b.WriteByte(',')
+					b = append(b, ',')
 				}
 				first = false
-				writeString(b, k.String())
-				b.WriteByte(':')
-				writeValue(b, fd.MapValue(), v)
+				b = appendString(b, k.String())
+				b = append(b, ':')
+				b = appendValue(b, fd.MapValue(), v)
 				return true
 			})
-			b.WriteByte('}')
+			b = append(b, '}')
 		case fd.Message() != nil && !m.Has(fd):
-			b.WriteString("null")
+			b = append(b, "null"...)
 		default:
-			writeValue(b, fd, m.Get(fd))
+			b = appendValue(b, fd, m.Get(fd))
 		}
 	}
-	b.WriteByte('}')
+	return append(b, '}')
 }
 
-func writeValue(b *bytes.Buffer, fd protoreflect.FieldDescriptor, v protoreflect.Value) {
+func appendValue(b []byte, fd protoreflect.FieldDescriptor, v protoreflect.Value) []byte {
 	switch fd.Kind() {
 	case protoreflect.MessageKind, protoreflect.GroupKind:
-		writeMessage(b, v.Message())
+		return appendMessage(b, v.Message())
 	case protoreflect.BoolKind:
-		b.WriteString(strconv.FormatBool(v.Bool()))
+		return strconv.AppendBool(b, v.Bool())
 	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind,
 		protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
-		b.WriteString(strconv.FormatInt(v.Int(), 10))
+		return strconv.AppendInt(b, v.Int(), 10)
 	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind, protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
-		b.WriteString(strconv.FormatUint(v.Uint(), 10))
+		return strconv.AppendUint(b, v.Uint(), 10)
 	case protoreflect.EnumKind:
-		b.WriteString(strconv.FormatInt(int64(v.Enum()), 10))
+		return strconv.AppendInt(b, int64(v.Enum()), 10)
 	case protoreflect.FloatKind, protoreflect.DoubleKind:
 		f := v.Float()
 		if math.IsNaN(f) || math.IsInf(f, 0) {
-			b.WriteString("null")
-			return
+			return append(b, "null"...)
 		}
-		b.WriteString(strconv.FormatFloat(f, 'g', -1, 64))
+		return strconv.AppendFloat(b, f, 'g', -1, 64)
 	case protoreflect.StringKind:
-		writeString(b, v.String())
+		return appendString(b, v.String())
 	case protoreflect.BytesKind:
-		writeString(b, base64.StdEncoding.EncodeToString(v.Bytes()))
+		return appendString(b, base64.StdEncoding.EncodeToString(v.Bytes()))
 	}
+	return b
 }
 
-// writeString writes s as a JSON string, escaping as encoding/json does
+// plainASCII tells the ASCII bytes a JSON string holds as they are.
+var plainASCII = func() (t [utf8.RuneSelf]bool) {
+	for c := byte(0x20); c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
+// appendString appends s as a JSON string, escaping as encoding/json does
 // (including <, > and & for HTML safety, and U+2028/U+2029) and replacing
 // invalid UTF-8 with U+FFFD. It is on the hot path of every list the app
 // loads, hence no per-string allocation.
-func writeString(b *bytes.Buffer, s string) {
+func appendString(b []byte, s string) []byte {
 	const hex = "0123456789abcdef"
-	b.WriteByte('"')
+	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+			if plainASCII[c] {
 				i++
 				continue
 			}
-			b.WriteString(s[start:i])
+			b = append(b, s[start:i]...)
 			switch c {
 			case '"', '\\':
-				b.WriteByte('\\')
-				b.WriteByte(c)
+				b = append(b, '\\')
+				b = append(b, c)
 			case '\n':
-				b.WriteString(`\n`)
+				b = append(b, `\n`...)
 			case '\r':
-				b.WriteString(`\r`)
+				b = append(b, `\r`...)
 			case '\t':
-				b.WriteString(`\t`)
+				b = append(b, `\t`...)
 			case '\b':
-				b.WriteString(`\b`)
+				b = append(b, `\b`...)
 			case '\f':
-				b.WriteString(`\f`)
+				b = append(b, `\f`...)
 			default:
-				b.WriteString(`\u00`)
-				b.WriteByte(hex[c>>4])
-				b.WriteByte(hex[c&0xF])
+				b = append(b, `\u00`...)
+				b = append(b, hex[c>>4])
+				b = append(b, hex[c&0xF])
 			}
 			i++
 			start = i
@@ -192,22 +303,22 @@ func writeString(b *bytes.Buffer, s string) {
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
 		if r == utf8.RuneError && size == 1 {
-			b.WriteString(s[start:i])
-			b.WriteString(`\ufffd`)
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
 			i += size
 			start = i
 			continue
 		}
 		if r == '\u2028' || r == '\u2029' {
-			b.WriteString(s[start:i])
-			b.WriteString(`\u202`)
-			b.WriteByte(hex[r&0xF])
+			b = append(b, s[start:i]...)
+			b = append(b, `\u202`...)
+			b = append(b, hex[r&0xF])
 			i += size
 			start = i
 			continue
 		}
 		i += size
 	}
-	b.WriteString(s[start:])
-	b.WriteByte('"')
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }

@@ -1,10 +1,13 @@
 package edge
 
 import (
-	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	appv1 "github.com/tremolo-dev/tremolo/gen/douyin/app/v1"
 	edgev1 "github.com/tremolo-dev/tremolo/gen/douyin/edge/v1"
@@ -30,18 +33,66 @@ func TestMarshalFollowsTheAppContract(t *testing.T) {
 	}
 }
 
-// FuzzWriteString checks the hand-written escaper against encoding/json:
+// FuzzAppendString checks the hand-written escaper against encoding/json:
 // the same JSON value for every input, valid UTF-8 or not.
-func FuzzWriteString(f *testing.F) {
+func FuzzAppendString(f *testing.F) {
 	for _, s := range []string{"", "plain", "quote\" back\\slash", "<a&b>", "\x00\x1f\t\n\r", "é抖音", "\xff\xfe", "\u2028\u2029", "\b\f"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		var b bytes.Buffer
-		writeString(&b, s)
+		b := appendString([]byte("prefix"), s)
 		want, _ := json.Marshal(s)
-		if b.String() != string(want) {
-			t.Fatalf("writeString(%q) = %s; encoding/json says %s", s, b.String(), want)
+		if string(b) != "prefix"+string(want) {
+			t.Fatalf("appendString(%q) = %s; encoding/json says %s", s, b, want)
 		}
 	})
+}
+
+// TestFastPathsMatchReflection fills every field of the messages with a
+// hand-written writer and compares with the reflective one, so that a field
+// added to app.proto cannot go missing from the app's JSON.
+func TestFastPathsMatchReflection(t *testing.T) {
+	for _, m := range []proto.Message{&appv1.Video{}, &appv1.User{}, &appv1.Video{Author: &appv1.User{}}} {
+		fillAll(m.ProtoReflect(), 1)
+		got := string(appendMessage(nil, m.ProtoReflect()))
+		want := string(appendFields(nil, m.ProtoReflect()))
+		if got != want {
+			t.Errorf("%T:\nfast path  %s\nreflection %s", m, got, want)
+		}
+		var v map[string]any
+		if err := json.Unmarshal([]byte(got), &v); err != nil {
+			t.Errorf("%T: not JSON: %v: %s", m, err, got)
+		}
+	}
+	// Without an author, "author" is null as the reflective writer has it.
+	v := &appv1.Video{Id: 1}
+	if got, want := string(appendMessage(nil, v.ProtoReflect())), string(appendFields(nil, v.ProtoReflect())); got != want {
+		t.Errorf("video without author:\nfast path  %s\nreflection %s", got, want)
+	}
+}
+
+// fillAll sets every scalar field of m to a distinct non-zero value (strings
+// needing escapes included) and every message field to a filled message.
+func fillAll(m protoreflect.Message, seed int) {
+	fields := m.Descriptor().Fields()
+	for i := 0; i < fields.Len(); i++ {
+		fd := fields.Get(i)
+		n := seed*100 + i + 1
+		switch fd.Kind() {
+		case protoreflect.MessageKind:
+			if !fd.IsList() && !fd.IsMap() {
+				fillAll(m.Mutable(fd).Message(), seed+1)
+			}
+		case protoreflect.StringKind:
+			m.Set(fd, protoreflect.ValueOfString(fmt.Sprintf("s<%d>\"é\n", n)))
+		case protoreflect.BoolKind:
+			m.Set(fd, protoreflect.ValueOfBool(true))
+		case protoreflect.Int64Kind:
+			m.Set(fd, protoreflect.ValueOfInt64(int64(n)<<40))
+		case protoreflect.Int32Kind:
+			m.Set(fd, protoreflect.ValueOfInt32(int32(n)))
+		default:
+			panic(fmt.Sprintf("fillAll: %s is a %s: teach fillAll and the fast paths about it", fd.FullName(), fd.Kind()))
+		}
+	}
 }

@@ -104,7 +104,7 @@ func NewHTTP(p HandlerParams) (HandlerResult, error) {
 	if err != nil {
 		return HandlerResult{}, err
 	}
-	cc, err := p.Conns.Conn(edgev1.DouyinServiceName, edgev1.DouyinServiceMethods)
+	cc, err := p.Conns.Gateway(edgev1.DouyinServiceName, edgev1.DouyinServiceMethods)
 	if err != nil {
 		return HandlerResult{}, err
 	}

@@ -113,22 +113,38 @@ func run(duration time.Duration, rounds, conns, uploads int) error {
 	pubElapsed := time.Since(start)
 	peak := vmHWM(tremolo.Process.Pid)
 
-	// Thirty small videos for a full feed page, liked and followed by the viewer.
+	// A full feed page: thirty small videos by six authors. The viewer
+	// follows two of the authors and likes every third video, so the page
+	// the viewer gets differs from the shared one in both flags.
 	viewer, err := register(base, "viewer")
 	if err != nil {
 		return err
 	}
-	for i := 0; i < 30; i++ {
-		if err := publish(base, author.token, fmt.Sprintf("feed %d", i), videotest.MP4()); err != nil {
+	for a := 0; a < 6; a++ {
+		who, err := register(base, fmt.Sprintf("author%d", a))
+		if err != nil {
 			return err
 		}
-	}
-	if err := action(base, "/douyin/relation/action/", url.Values{"token": {viewer.token}, "to_user_id": {strconv.FormatInt(author.id, 10)}, "action_type": {"1"}}); err != nil {
-		return err
+		for i := 0; i < 5; i++ {
+			if err := publish(base, who.token, fmt.Sprintf("feed %d-%d", a, i), videotest.MP4()); err != nil {
+				return err
+			}
+		}
+		if a < 2 {
+			if err := action(base, "/douyin/relation/action/", url.Values{"token": {viewer.token}, "to_user_id": {strconv.FormatInt(who.id, 10)}, "action_type": {"1"}}); err != nil {
+				return err
+			}
+		}
 	}
 	feedURL := base + "/douyin/feed/?token=" + viewer.token
-	if n, err := feedSize(feedURL); err != nil || n != 30 {
-		return fmt.Errorf("the feed has %d videos (%v); want 30", n, err)
+	page, err := call(mustGet(feedURL))
+	if err != nil || len(page.VideoList) != 30 {
+		return fmt.Errorf("the feed has %d videos (%v); want 30", len(page.VideoList), err)
+	}
+	for i := 0; i < 30; i += 3 {
+		if err := action(base, "/douyin/favorite/action/", url.Values{"token": {viewer.token}, "video_id": {strconv.FormatInt(page.VideoList[i].ID, 10)}, "action_type": {"1"}}); err != nil {
+			return err
+		}
 	}
 
 	if os.Getenv("TREMOLO_BENCH_PROFILE") != "" {
@@ -142,21 +158,24 @@ func run(duration time.Duration, rounds, conns, uploads int) error {
 				resp.Body.Close()
 			}
 		}()
-		load(feedURL, 9*time.Second, conns)
+		load(feedURL, 9*time.Second, conns, tremolo.Process.Pid)
 	}
 	results := map[string][]result{}
 	for r := 0; r < rounds; r++ {
-		for _, t := range []struct{ name, url string }{{"hello", "http://" + helloAddr + "/"}, {"feed", feedURL}} {
-			res := load(t.url, duration, conns)
+		for _, t := range []struct {
+			name, url string
+			pid       int
+		}{{"hello", "http://" + helloAddr + "/", hello.Process.Pid}, {"feed", feedURL, tremolo.Process.Pid}} {
+			res := load(t.url, duration, conns, t.pid)
 			results[t.name] = append(results[t.name], res)
-			fmt.Printf("round %d  %-6s %8.0f req/s  p50 %7.2f ms  p99 %7.2f ms  errors %d\n", r+1, t.name, res.qps, ms(res.p50), ms(res.p99), res.errors)
+			fmt.Printf("round %d  %-6s %8.0f req/s  p50 %7.2f ms  p99 %7.2f ms  server CPU %6.1f µs/req  errors %d\n", r+1, t.name, res.qps, ms(res.p50), ms(res.p99), us(res.cpu), res.errors)
 		}
 	}
 	h, f := median(results["hello"]), median(results["feed"])
 	fmt.Printf("\nmedian of %d rounds, %s each, %d connections\n", rounds, duration, conns)
-	fmt.Printf("| server | req/s | p50 ms | p99 ms |\n|---|---|---|---|\n")
-	fmt.Printf("| net/http hello (baseline) | %.0f | %.2f | %.2f |\n", h.qps, ms(h.p50), ms(h.p99))
-	fmt.Printf("| edge /douyin/feed/ (30 videos, token) | %.0f | %.2f | %.2f |\n", f.qps, ms(f.p50), ms(f.p99))
+	fmt.Printf("| server | req/s | p50 ms | p99 ms | server CPU µs/req |\n|---|---|---|---|---|\n")
+	fmt.Printf("| net/http hello (baseline) | %.0f | %.2f | %.2f | %.1f |\n", h.qps, ms(h.p50), ms(h.p99), us(h.cpu))
+	fmt.Printf("| edge /douyin/feed/ (30 videos, token) | %.0f | %.2f | %.2f | %.1f |\n", f.qps, ms(f.p50), ms(f.p99), us(f.cpu))
 	fmt.Printf("ratio (feed / hello): %.3f\n", f.qps/h.qps)
 	mb := float64(uploads*len(file)) / (1 << 20)
 	fmt.Printf("\npublish: %d x 5 MB in %s = %.1f MB/s, %.1f uploads/s; server peak RSS %.1f MB\n",
@@ -243,10 +262,12 @@ func publish(base, token, title string, data []byte) error {
 	return err
 }
 
-func feedSize(u string) (int, error) {
-	req, _ := http.NewRequest("GET", u, nil)
-	e, err := call(req)
-	return len(e.VideoList), err
+func mustGet(u string) *http.Request {
+	req, err := http.NewRequest("GET", u, nil)
+	if err != nil {
+		panic(err)
+	}
+	return req
 }
 
 // vmHWM returns the peak resident set size of a process, in bytes.
@@ -267,13 +288,34 @@ func vmHWM(pid int) int64 {
 type result struct {
 	qps      float64
 	p50, p99 time.Duration
+	cpu      time.Duration // the server's CPU time (user+system) per request
 	errors   int64
 }
 
+// cpuTime returns a process's CPU time so far (user and system), from
+// /proc/<pid>/stat in clock ticks of 10 ms.
+func cpuTime(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name (which may hold spaces) start at ')'.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * 10 * time.Millisecond
+}
+
+func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+
 // load sends GETs on conns keep-alive connections for duration; a response
 // that is not 200 or whose body does not say status_code 0 (for the edge)
-// counts as an error.
-func load(u string, duration time.Duration, conns int) result {
+// counts as an error. pid is the server's, whose CPU time per request is
+// measured too: a figure that holds when other work shares the machine.
+func load(u string, duration time.Duration, conns, pid int) result {
 	tr := &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns}
 	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
 	defer tr.CloseIdleConnections()
@@ -285,6 +327,7 @@ func load(u string, duration time.Duration, conns int) result {
 	)
 	ctx, cancel := context.WithTimeout(context.Background(), duration)
 	defer cancel()
+	cpu0 := cpuTime(pid)
 	start := time.Now()
 	for i := 0; i < conns; i++ {
 		wg.Add(1)
@@ -313,11 +356,13 @@ func load(u string, duration time.Duration, conns int) result {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	cpu := cpuTime(pid) - cpu0
 	slices.Sort(latencies)
 	if len(latencies) == 0 {
 		return result{errors: errs.Load()}
 	}
-	return result{qps: float64(len(latencies)) / elapsed.Seconds(), p50: latencies[len(latencies)/2], p99: latencies[len(latencies)*99/100], errors: errs.Load()}
+	return result{qps: float64(len(latencies)) / elapsed.Seconds(), p50: latencies[len(latencies)/2], p99: latencies[len(latencies)*99/100],
+		cpu: cpu / time.Duration(len(latencies)), errors: errs.Load()}
 }
 
 func median(rs []result) result {

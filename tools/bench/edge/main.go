@@ -46,8 +46,9 @@ func main() {
 	rounds := flag.Int("rounds", 3, "runs per server, alternating")
 	conns := flag.Int("conns", 32, "concurrent connections of the load driver")
 	uploads := flag.Int("uploads", 10, "5 MB videos to publish for the throughput figure")
+	serverArgs := flag.String("server-args", "", "extra flags for the all-in-one server, space-separated (e.g. \"-feed-page-ttl=0 -local-loopback\" to measure without the shared page and in-process calls)")
 	flag.Parse()
-	if err := run(*duration, *rounds, *conns, *uploads); err != nil {
+	if err := run(*duration, *rounds, *conns, *uploads, strings.Fields(*serverArgs)); err != nil {
 		fmt.Fprintln(os.Stderr, "edge bench:", err)
 		os.Exit(1)
 	}
@@ -68,7 +69,7 @@ func freeAddr() string {
 	return l.Addr().String()
 }
 
-func run(duration time.Duration, rounds, conns, uploads int) error {
+func run(duration time.Duration, rounds, conns, uploads int, serverArgs []string) error {
 	dir, err := os.MkdirTemp("", "tremolo-edge-bench-")
 	if err != nil {
 		return err
@@ -83,8 +84,8 @@ func run(duration time.Duration, rounds, conns, uploads int) error {
 	self, _ := os.Executable()
 	hello := exec.Command(self)
 	hello.Env = append(os.Environ(), "TREMOLO_BENCH_HELLO="+helloAddr)
-	tremolo := exec.Command(bin, "-http-addr", edgeAddr, "-grpc-addr", freeAddr(), "-data-dir", filepath.Join(dir, "data"),
-		"-seed-demo=false", "-log-level", "warn", "-debug-pprof", "-jwt-key", "bench-key-bench-key-bench-key-bench-key")
+	tremolo := exec.Command(bin, append([]string{"-http-addr", edgeAddr, "-grpc-addr", freeAddr(), "-data-dir", filepath.Join(dir, "data"),
+		"-seed-demo=false", "-log-level", "warn", "-debug-pprof", "-jwt-key", "bench-key-bench-key-bench-key-bench-key"}, serverArgs...)...)
 	tremolo.Stderr = os.Stderr
 	for _, c := range []*exec.Cmd{hello, tremolo} {
 		if err := c.Start(); err != nil {
@@ -172,7 +173,7 @@ func run(duration time.Duration, rounds, conns, uploads int) error {
 		}
 	}
 	h, f := median(results["hello"]), median(results["feed"])
-	fmt.Printf("\nmedian of %d rounds, %s each, %d connections\n", rounds, duration, conns)
+	fmt.Printf("\nmedian of %d rounds, %s each, %d connections, server flags %q\n", rounds, duration, conns, serverArgs)
 	fmt.Printf("| server | req/s | p50 ms | p99 ms | server CPU µs/req |\n|---|---|---|---|---|\n")
 	fmt.Printf("| net/http hello (baseline) | %.0f | %.2f | %.2f | %.1f |\n", h.qps, ms(h.p50), ms(h.p99), us(h.cpu))
 	fmt.Printf("| edge /douyin/feed/ (30 videos, token) | %.0f | %.2f | %.2f | %.1f |\n", f.qps, ms(f.p50), ms(f.p99), us(f.cpu))

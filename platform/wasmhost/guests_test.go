@@ -1,0 +1,219 @@
+package wasmhost
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// The test guests are Go programs under testdata/<name>, each its own
+// module, built once per test binary run with the Go toolchain that runs
+// the tests (GOOS=wasip1 GOARCH=wasm -buildmode=c-shared). Bazel, which
+// cannot run the go command in a test, sets WASMHOST_TESTDATA_DIR to a
+// directory of prebuilt <name>.wasm instead.
+
+const testdataDirEnv = "WASMHOST_TESTDATA_DIR"
+
+var (
+	guestsMu  sync.Mutex
+	guestOnce = map[string]*sync.Once{}
+	guestWasm = map[string][]byte{}
+	guestErr  = map[string]error{}
+	buildDir  string
+)
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "wasmhost-guests-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	buildDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// guest returns the module of testdata/<name>, building it on first use.
+func guest(t testing.TB, name string) []byte {
+	t.Helper()
+	guestsMu.Lock()
+	once, ok := guestOnce[name]
+	if !ok {
+		once = new(sync.Once)
+		guestOnce[name] = once
+	}
+	guestsMu.Unlock()
+	once.Do(func() {
+		wasm, err := buildGuest(name)
+		guestsMu.Lock()
+		guestWasm[name], guestErr[name] = wasm, err
+		guestsMu.Unlock()
+	})
+	guestsMu.Lock()
+	defer guestsMu.Unlock()
+	if err := guestErr[name]; err != nil {
+		t.Fatalf("guest %s: %v", name, err)
+	}
+	return guestWasm[name]
+}
+
+func buildGuest(name string) ([]byte, error) {
+	if dir := os.Getenv(testdataDirEnv); dir != "" {
+		return os.ReadFile(filepath.Join(dir, name+".wasm"))
+	}
+	out := filepath.Join(buildDir, name+".wasm")
+	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-buildmode=c-shared", "-o", out, ".")
+	cmd.Dir = filepath.Join("testdata", name)
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "GOFLAGS=-mod=mod", "GOPROXY=off", "GOWORK=off", "CGO_ENABLED=0")
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("go build (or set %s to prebuilt modules): %v\n%s", testdataDirEnv, err, msg)
+	}
+	return os.ReadFile(out)
+}
+
+// syncBuffer is a log destination tests read while handlers write to it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// testHost is a Runtime with its registry and log, closed at cleanup.
+type testHost struct {
+	rt  *Runtime
+	reg *prometheus.Registry
+	log *syncBuffer
+}
+
+func newHost(t testing.TB, opts RuntimeOptions) *testHost {
+	t.Helper()
+	h := &testHost{reg: prometheus.NewRegistry(), log: &syncBuffer{}}
+	opts.Registerer = h.reg
+	if opts.CacheDir == "" { // compile each guest once per run, not once per test
+		opts.CacheDir = filepath.Join(buildDir, "compiled")
+	}
+	opts.Logger = slog.New(slog.NewTextHandler(h.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	rt, err := NewRuntime(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.rt = rt
+	t.Cleanup(func() {
+		if err := rt.Close(context.Background()); err != nil {
+			t.Errorf("Runtime.Close: %v", err)
+		}
+	})
+	return h
+}
+
+// load loads testdata guest name under the same plugin name.
+func (h *testHost) load(t testing.TB, name string, opts PluginOptions) *Plugin {
+	t.Helper()
+	if opts.Name == "" {
+		opts.Name = name
+	}
+	opts.Wasm = guest(t, name)
+	if opts.Budget == 0 {
+		// Generous: the machine running the tests may be busy (and -race
+		// slows guests' host calls); tests of timeouts set their own.
+		opts.Budget = 2 * time.Second
+	}
+	p, err := h.rt.Load(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func (h *testHost) counter(name string, labels ...string) float64 {
+	mfs, err := h.reg.Gather()
+	if err != nil {
+		panic(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	metrics:
+		for _, m := range mf.GetMetric() {
+			for i := 0; i+1 < len(labels); i += 2 {
+				found := false
+				for _, l := range m.GetLabel() {
+					if l.GetName() == labels[i] && l.GetValue() == labels[i+1] {
+						found = true
+					}
+				}
+				if !found {
+					continue metrics
+				}
+			}
+			switch {
+			case m.Counter != nil:
+				return m.GetCounter().GetValue()
+			case m.Gauge != nil:
+				return m.GetGauge().GetValue()
+			case m.Histogram != nil:
+				return float64(m.GetHistogram().GetSampleCount())
+			}
+		}
+	}
+	return 0
+}
+
+// upstream is the handler behind the plugins: it echoes what reached it.
+func upstream() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		w.Header().Set("X-Upstream", "1")
+		fmt.Fprintf(w, "upstream %s %s plugin=%s body=%s", r.Method, r.URL.RequestURI(), r.Header.Get("X-Plugin"), body)
+	})
+}
+
+// denied is a DenyFunc that answers 403 with the error's text, as an edge
+// putting it in its envelope would.
+func denied(w http.ResponseWriter, r *http.Request, err error) {
+	w.Header().Set("X-Denied", string(err.(*Error).Kind))
+	http.Error(w, "denied: "+err.Error(), http.StatusForbidden)
+}
+
+// do serves one request through h.
+func do(h http.Handler, method, target string, body string, header ...string) *httptest.ResponseRecorder {
+	var r *http.Request
+	if body != "" {
+		r = httptest.NewRequest(method, target, strings.NewReader(body))
+	} else {
+		r = httptest.NewRequest(method, target, nil)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		r.Header.Set(header[i], header[i+1])
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
+}

@@ -1,0 +1,3 @@
+module wasmhost.test/alloc
+
+go 1.26

@@ -1,0 +1,3 @@
+module wasmhost.test/answer
+
+go 1.26

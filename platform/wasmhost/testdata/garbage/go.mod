@@ -1,0 +1,3 @@
+module wasmhost.test/garbage
+
+go 1.26

@@ -1,0 +1,3 @@
+module wasmhost.test/loop
+
+go 1.26

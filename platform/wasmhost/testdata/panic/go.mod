@@ -1,0 +1,3 @@
+module wasmhost.test/panic
+
+go 1.26

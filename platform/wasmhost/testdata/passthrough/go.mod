@@ -1,0 +1,3 @@
+module wasmhost.test/passthrough
+
+go 1.26

@@ -1,0 +1,31 @@
+// Command passthrough is a test guest: it sets a request header (its
+// config, or "passthrough") and a response header, then passes the request
+// on. With the config "skip" it enables Tremolo's skip_response feature,
+// after which handle_response must not be called.
+package main
+
+func main() {}
+
+var value string
+
+//go:wasmexport handle_request
+func handleRequest() uint64 {
+	if value == "" {
+		if value = config(); value == "" {
+			value = "passthrough"
+		}
+	}
+	if value == "skip" {
+		enableFeatures(1 << 16)
+	}
+	setHeader(0, "X-Plugin", value)
+	setHeader(1, "X-Plugin-Seen", "1")
+	return 1
+}
+
+//go:wasmexport handle_response
+func handleResponse(reqCtx, isError uint32) {
+	if value == "skip" {
+		panic("handle_response called after skip_response was enabled")
+	}
+}

@@ -1,0 +1,3 @@
+module wasmhost.test/tremolo
+
+go 1.26

@@ -1,0 +1,30 @@
+//go:build wasip1 && tremolo
+
+package sdk
+
+import "time"
+
+// The tremolo host module (ABI.md). A module importing it loads only in
+// Tremolo's host, which is why these bindings exist only with -tags tremolo.
+// key_register and signature_verify are bound in package keys.
+
+//go:wasmimport tremolo bucket_take
+func tremoloBucketTake(key string, rateMilli int64, burst int32, cost int32) int64
+
+//go:wasmimport tremolo counter_add
+func tremoloCounterAdd(name string, delta int64)
+
+// localBuckets is empty: the host keeps the buckets.
+type localBuckets struct{}
+
+func newLocalBuckets(int) localBuckets { return localBuckets{} }
+
+func (b *Buckets) take(key string, l Limit, cost int32) (int64, time.Duration, bool) {
+	r := tremoloBucketTake(key, l.RateMilli, l.Burst, cost)
+	if r >= 0 {
+		return r, 0, true
+	}
+	return 0, time.Duration(-r) * time.Millisecond, false
+}
+
+func counterAdd(name string, delta int64) { tremoloCounterAdd(name, delta) }

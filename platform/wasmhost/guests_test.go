@@ -20,8 +20,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// The test guests are Go programs under testdata/<name>, each its own
-// module, built once per test binary run with the Go toolchain that runs
+// The test guests are Go programs under testdata/guests/<name>, one module
+// apart from Tremolo's (stdlib only, sharing the ABI helpers of its package
+// abi), each built once per test binary run with the Go toolchain that runs
 // the tests (GOOS=wasip1 GOARCH=wasm -buildmode=c-shared). Bazel, which
 // cannot run the go command in a test, sets WASMHOST_TESTDATA_DIR to a
 // directory of prebuilt <name>.wasm instead.
@@ -48,7 +49,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// guest returns the module of testdata/<name>, building it on first use.
+// guest returns the module of testdata/guests/<name>, building it on first use.
 func guest(t testing.TB, name string) []byte {
 	t.Helper()
 	guestsMu.Lock()
@@ -77,8 +78,8 @@ func buildGuest(name string) ([]byte, error) {
 		return os.ReadFile(filepath.Join(dir, name+".wasm"))
 	}
 	out := filepath.Join(buildDir, name+".wasm")
-	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-buildmode=c-shared", "-o", out, ".")
-	cmd.Dir = filepath.Join("testdata", name)
+	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-buildmode=c-shared", "-o", out, "./"+name)
+	cmd.Dir = filepath.Join("testdata", "guests")
 	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "GOFLAGS=-mod=mod", "GOPROXY=off", "GOWORK=off", "CGO_ENABLED=0")
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("go build (or set %s to prebuilt modules): %v\n%s", testdataDirEnv, err, msg)

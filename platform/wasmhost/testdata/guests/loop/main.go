@@ -2,17 +2,19 @@
 // header X-Loop, and passes requests on otherwise.
 package main
 
+import "wasmhost.test/guests/abi"
+
 func main() {}
 
 var sink int
 
 //go:wasmexport handle_request
 func handleRequest() uint64 {
-	if header(0, "X-Loop") != "" {
+	if abi.Header(0, "X-Loop") != "" {
 		for i := 0; ; i++ {
 			sink += i
 		}
 	}
-	setHeader(0, "X-Plugin", "loop")
+	abi.SetHeader(0, "X-Plugin", "loop")
 	return 1
 }

@@ -4,6 +4,8 @@
 // after which handle_response must not be called.
 package main
 
+import "wasmhost.test/guests/abi"
+
 func main() {}
 
 var value string
@@ -11,15 +13,15 @@ var value string
 //go:wasmexport handle_request
 func handleRequest() uint64 {
 	if value == "" {
-		if value = config(); value == "" {
+		if value = abi.Config(); value == "" {
 			value = "passthrough"
 		}
 	}
 	if value == "skip" {
-		enableFeatures(1 << 16)
+		abi.EnableFeatures(1 << 16)
 	}
-	setHeader(0, "X-Plugin", value)
-	setHeader(1, "X-Plugin-Seen", "1")
+	abi.SetHeader(0, "X-Plugin", value)
+	abi.SetHeader(1, "X-Plugin-Seen", "1")
 	return 1
 }
 

@@ -8,6 +8,8 @@
 package main
 
 import (
+	"wasmhost.test/guests/abi"
+
 	"encoding/hex"
 	"runtime"
 	"strconv"
@@ -31,49 +33,49 @@ func counterAdd(name, nameLen uint32, delta int64)
 var handle int32
 
 func answer(status uint32, msg string) uint64 {
-	setStatusCode(status)
-	write(1, msg)
+	abi.SetStatusCode(status)
+	abi.Write(1, msg)
 	return 0
 }
 
 //go:wasmexport handle_request
 func handleRequest() uint64 {
-	key := []byte(config())
-	if alg := header(0, "X-Key-Alg"); alg != "" {
+	key := []byte(abi.Config())
+	if alg := abi.Header(0, "X-Key-Alg"); alg != "" {
 		n, _ := strconv.Atoi(alg)
-		h := keyRegister(uint32(n), ptr(key), uint32(len(key)))
+		h := keyRegister(uint32(n), abi.Ptr(key), uint32(len(key)))
 		runtime.KeepAlive(key)
 		return answer(200, strconv.Itoa(int(h)))
 	}
 	if handle == 0 {
-		handle = keyRegister(1, ptr(key), uint32(len(key)))
+		handle = keyRegister(1, abi.Ptr(key), uint32(len(key)))
 		runtime.KeepAlive(key)
 	}
-	msg := []byte(header(0, "X-Msg"))
-	sig, err := hex.DecodeString(header(0, "X-Sig"))
+	msg := []byte(abi.Header(0, "X-Msg"))
+	sig, err := hex.DecodeString(abi.Header(0, "X-Sig"))
 	if err != nil || len(sig) == 0 {
 		sig = []byte{0}
 	}
-	ok := signatureVerify(handle, ptr(msg), uint32(len(msg)), ptr(sig), uint32(len(sig)))
+	ok := signatureVerify(handle, abi.Ptr(msg), uint32(len(msg)), abi.Ptr(sig), uint32(len(sig)))
 	runtime.KeepAlive(msg)
 	runtime.KeepAlive(sig)
 	if ok != 1 {
 		return answer(401, "bad signature "+strconv.Itoa(int(ok)))
 	}
-	addr := getString(getSourceAddr)
+	addr := abi.GetString(abi.GetSourceAddr)
 	if i := strings.LastIndexByte(addr, ':'); i >= 0 {
 		addr = addr[:i]
 	}
 	bkey := []byte("ip:" + addr)
-	left := bucketTake(ptr(bkey), uint32(len(bkey)), 1000, 3, 1)
+	left := bucketTake(abi.Ptr(bkey), uint32(len(bkey)), 1000, 3, 1)
 	runtime.KeepAlive(bkey)
 	if left < 0 {
-		setHeader(1, "Retry-After", strconv.FormatInt((-left+999)/1000, 10))
+		abi.SetHeader(1, "Retry-After", strconv.FormatInt((-left+999)/1000, 10))
 		return answer(429, "too many requests")
 	}
 	name := []byte("Requests Seen!")
-	counterAdd(ptr(name), uint32(len(name)), 1)
+	counterAdd(abi.Ptr(name), uint32(len(name)), 1)
 	runtime.KeepAlive(name)
-	setHeader(0, "X-Remaining", strconv.FormatInt(left, 10))
+	abi.SetHeader(0, "X-Remaining", strconv.FormatInt(left, 10))
 	return 1
 }

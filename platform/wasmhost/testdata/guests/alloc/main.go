@@ -3,7 +3,11 @@
 // and passes requests on otherwise.
 package main
 
-import "strconv"
+import (
+	"strconv"
+
+	"wasmhost.test/guests/abi"
+)
 
 func main() {}
 
@@ -11,7 +15,7 @@ var kept [][]byte
 
 //go:wasmexport handle_request
 func handleRequest() uint64 {
-	if header(0, "X-Alloc") != "" {
+	if abi.Header(0, "X-Alloc") != "" {
 		for {
 			b := make([]byte, 1<<20)
 			for i := 0; i < len(b); i += 4096 {
@@ -20,11 +24,11 @@ func handleRequest() uint64 {
 			kept = append(kept, b)
 		}
 	}
-	if n, err := strconv.Atoi(header(0, "X-Grow")); err == nil {
+	if n, err := strconv.Atoi(abi.Header(0, "X-Grow")); err == nil {
 		for range n {
 			kept = append(kept, make([]byte, 1<<20))
 		}
 	}
-	setHeader(0, "X-Plugin", "alloc")
+	abi.SetHeader(0, "X-Plugin", "alloc")
 	return 1
 }

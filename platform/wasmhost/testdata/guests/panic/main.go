@@ -5,6 +5,8 @@
 package main
 
 import (
+	"wasmhost.test/guests/abi"
+
 	"fmt"
 	"os"
 	"strings"
@@ -14,16 +16,16 @@ func main() {}
 
 //go:wasmexport handle_request
 func handleRequest() uint64 {
-	if header(0, "X-Noise") != "" {
+	if abi.Header(0, "X-Noise") != "" {
 		line := strings.Repeat("SECRET-GUEST-TEXT noise ", 40) + "\n"
 		for range 1 << 20 / len(line) {
 			fmt.Fprint(os.Stdout, line)
 			fmt.Fprint(os.Stderr, line)
 		}
 	}
-	if header(0, "X-Panic") != "" {
+	if abi.Header(0, "X-Panic") != "" {
 		panic("SECRET-GUEST-TEXT: panic on purpose")
 	}
-	setHeader(0, "X-Plugin", "panic")
+	abi.SetHeader(0, "X-Plugin", "panic")
 	return 1
 }

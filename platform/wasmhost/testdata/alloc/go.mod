@@ -1,3 +1,0 @@
-module wasmhost.test/alloc
-
-go 1.26

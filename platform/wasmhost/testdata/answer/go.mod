@@ -1,3 +1,0 @@
-module wasmhost.test/answer
-
-go 1.26

@@ -1,3 +1,0 @@
-module wasmhost.test/garbage
-
-go 1.26

@@ -1,3 +1,0 @@
-module wasmhost.test/loop
-
-go 1.26

@@ -1,3 +1,0 @@
-module wasmhost.test/panic
-
-go 1.26

@@ -1,3 +1,0 @@
-module wasmhost.test/passthrough
-
-go 1.26

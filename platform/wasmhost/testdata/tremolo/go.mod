@@ -1,3 +1,0 @@
-module wasmhost.test/tremolo
-
-go 1.26

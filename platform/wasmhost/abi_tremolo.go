@@ -2,26 +2,14 @@ package wasmhost
 
 import (
 	"context"
-	"crypto"
-	"crypto/ed25519"
-	"crypto/hmac"
-	"crypto/rsa"
 	"crypto/sha256"
-	"crypto/x509"
-	"encoding/base64"
-	"encoding/json"
-	"encoding/pem"
-	"errors"
-	"fmt"
-	"math"
-	"math/big"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/tremolo-dev/tremolo/platform/ratelimit"
+	"github.com/tremolo-dev/tremolo/platform/sigkey"
 )
 
 // tremoloFuncs are the imports of the optional tremolo module of ABI.md:
@@ -37,13 +25,6 @@ var tremoloFuncs = []hostFunc{
 	{"counter_add", []api.ValueType{i32, i32, i64}, nil, (*exchange).counterAdd},
 }
 
-// Key algorithms of key_register.
-const (
-	algHS256 = 1
-	algRS256 = 2
-	algEdDSA = 3
-)
-
 // Results of key_register and signature_verify below zero.
 const (
 	keyErrAlg      = -1 // unknown algorithm
@@ -55,18 +36,8 @@ const (
 	maxSigLen      = 1 << 10
 	maxPluginKeys  = 256
 	maxCachedKeys  = 4096
-	minRSABits     = 2048
-	minHMACKeyLen  = 1
 	bucketErrorLog = time.Second // at most one log line per plugin per this
 )
-
-// parsedKey is a key ready to verify with.
-type parsedKey struct {
-	alg    int
-	secret []byte // HS256
-	rsa    *rsa.PublicKey
-	ed     ed25519.PublicKey
-}
 
 // keyCache holds parsed keys by the hash of (alg, bytes), shared by every
 // plugin and instance: a JWT plugin's pool registers its keys once per
@@ -74,12 +45,12 @@ type parsedKey struct {
 // growing at its bound (keys past it are parsed every time, still correct).
 type keyCache struct {
 	mu    sync.RWMutex
-	keys  map[[32]byte]*parsedKey
+	keys  map[[32]byte]*sigkey.Key
 	limit int
 }
 
 func newKeyCache(limit int) *keyCache {
-	return &keyCache{keys: make(map[[32]byte]*parsedKey), limit: limit}
+	return &keyCache{keys: make(map[[32]byte]*sigkey.Key), limit: limit}
 }
 
 func keyID(alg int, key []byte) [32]byte {
@@ -92,14 +63,14 @@ func keyID(alg int, key []byte) [32]byte {
 }
 
 // get returns the parsed key of id, parsing key if it is not cached.
-func (c *keyCache) get(id [32]byte, alg int, key []byte) (*parsedKey, error) {
+func (c *keyCache) get(id [32]byte, alg int, key []byte) (*sigkey.Key, error) {
 	c.mu.RLock()
 	k, ok := c.keys[id]
 	c.mu.RUnlock()
 	if ok {
 		return k, nil
 	}
-	k, err := parseKey(alg, key)
+	k, err := sigkey.Parse(sigkey.Alg(alg), key)
 	if err != nil {
 		return nil, err
 	}
@@ -111,111 +82,13 @@ func (c *keyCache) get(id [32]byte, alg int, key []byte) (*parsedKey, error) {
 	return k, nil
 }
 
-// errUnknownAlg is parseKey's error for an algorithm it does not know.
-var errUnknownAlg = errors.New("unknown algorithm")
-
-// parseKey parses key for alg: HS256 a raw secret; RS256 a PEM public key
-// (PKIX or PKCS #1), a PEM certificate or a JWK; EdDSA a PEM public key, a
-// JWK or 32 raw bytes.
-func parseKey(alg int, key []byte) (*parsedKey, error) {
-	switch alg {
-	case algHS256:
-		if len(key) < minHMACKeyLen {
-			return nil, errors.New("empty HMAC secret")
-		}
-		return &parsedKey{alg: alg, secret: key}, nil
-	case algRS256:
-		pub, err := parsePublicKey(key)
-		if err != nil {
-			return nil, err
-		}
-		rk, ok := pub.(*rsa.PublicKey)
-		if !ok {
-			return nil, fmt.Errorf("a %T, not an RSA key", pub)
-		}
-		if rk.N.BitLen() < minRSABits {
-			return nil, fmt.Errorf("an RSA key of %d bits (at least %d)", rk.N.BitLen(), minRSABits)
-		}
-		return &parsedKey{alg: alg, rsa: rk}, nil
-	case algEdDSA:
-		if len(key) == ed25519.PublicKeySize && !strings.HasPrefix(string(key), "-----") && key[0] != '{' {
-			return &parsedKey{alg: alg, ed: ed25519.PublicKey(bytesClone(key))}, nil
-		}
-		pub, err := parsePublicKey(key)
-		if err != nil {
-			return nil, err
-		}
-		ek, ok := pub.(ed25519.PublicKey)
-		if !ok {
-			return nil, fmt.Errorf("a %T, not an Ed25519 key", pub)
-		}
-		return &parsedKey{alg: alg, ed: ek}, nil
-	}
-	return nil, errUnknownAlg
-}
-
-func bytesClone(b []byte) []byte { return append([]byte(nil), b...) }
-
-// parsePublicKey reads a PEM block (PUBLIC KEY, RSA PUBLIC KEY,
-// CERTIFICATE) or a JWK.
-func parsePublicKey(key []byte) (crypto.PublicKey, error) {
-	if block, _ := pem.Decode(key); block != nil {
-		switch block.Type {
-		case "PUBLIC KEY":
-			return x509.ParsePKIXPublicKey(block.Bytes)
-		case "RSA PUBLIC KEY":
-			return x509.ParsePKCS1PublicKey(block.Bytes)
-		case "CERTIFICATE":
-			cert, err := x509.ParseCertificate(block.Bytes)
-			if err != nil {
-				return nil, err
-			}
-			return cert.PublicKey, nil
-		}
-		return nil, fmt.Errorf("a PEM block of type %q (want PUBLIC KEY, RSA PUBLIC KEY or CERTIFICATE)", block.Type)
-	}
-	var jwk struct {
-		Kty, Crv, N, E, X string
-	}
-	if err := json.Unmarshal(key, &jwk); err != nil {
-		return nil, errors.New("neither PEM nor a JWK")
-	}
-	b64 := base64.RawURLEncoding
-	switch jwk.Kty {
-	case "RSA":
-		n, err1 := b64.DecodeString(jwk.N)
-		e, err2 := b64.DecodeString(jwk.E)
-		if err := errors.Join(err1, err2); err != nil {
-			return nil, fmt.Errorf("JWK n or e: %w", err)
-		}
-		if len(e) == 0 || len(e) > 4 {
-			return nil, fmt.Errorf("JWK exponent of %d bytes", len(e))
-		}
-		exp := new(big.Int).SetBytes(e)
-		if exp.Int64() < 3 || exp.Int64() > math.MaxInt32 || exp.Bit(0) == 0 {
-			return nil, errors.New("JWK exponent is not an odd number from 3")
-		}
-		return &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(exp.Int64())}, nil
-	case "OKP":
-		if jwk.Crv != "Ed25519" {
-			return nil, fmt.Errorf("JWK curve %q (want Ed25519)", jwk.Crv)
-		}
-		x, err := b64.DecodeString(jwk.X)
-		if err != nil || len(x) != ed25519.PublicKeySize {
-			return nil, errors.New("JWK x is not 32 bytes of base64url")
-		}
-		return ed25519.PublicKey(x), nil
-	}
-	return nil, fmt.Errorf("JWK key type %q (want RSA or OKP)", jwk.Kty)
-}
-
 // pluginKeys are the handles key_register gave a plugin: shared by its
 // instances, so every instance registering the same key gets the same
 // handle, and bounded, so a guest cannot pin unbounded memory.
 type pluginKeys struct {
 	mu      sync.RWMutex
 	byID    map[[32]byte]int32
-	handles []*parsedKey // handle h is handles[h-1]
+	handles []*sigkey.Key // handle h is handles[h-1]
 }
 
 // key_register: (alg, key, key_len) -> handle > 0, or < 0 on a bad key.
@@ -226,7 +99,7 @@ func (ex *exchange) keyRegister(mem api.Memory, stack []uint64) {
 }
 
 func (p *Plugin) registerKey(alg int, key []byte) int32 {
-	if alg != algHS256 && alg != algRS256 && alg != algEdDSA {
+	if a := sigkey.Alg(alg); a != sigkey.HS256 && a != sigkey.RS256 && a != sigkey.EdDSA {
 		p.logger.Warn("wasm plugin: key_register with an unknown algorithm", "alg", alg)
 		return keyErrAlg
 	}
@@ -265,7 +138,7 @@ func (ex *exchange) signatureVerify(mem api.Memory, stack []uint64) {
 	h := int32(uint32(stack[0]))
 	pk := ex.p.keys
 	pk.mu.RLock()
-	var k *parsedKey
+	var k *sigkey.Key
 	if h > 0 && int(h) <= len(pk.handles) {
 		k = pk.handles[h-1]
 	}
@@ -283,26 +156,9 @@ func (ex *exchange) signatureVerify(mem api.Memory, stack []uint64) {
 		ex.abort(KindABI, "signature_verify: signature at [%d, +%d) is outside the guest's memory or over %d bytes", uint32(stack[3]), uint32(stack[4]), maxSigLen)
 	}
 	stack[0] = 0
-	if k.verify(msg, sig) {
+	if k.Verify(msg, sig) {
 		stack[0] = 1
 	}
-}
-
-// verify checks sig over msg. msg and sig may be views of guest memory;
-// nothing keeps them.
-func (k *parsedKey) verify(msg, sig []byte) bool {
-	switch k.alg {
-	case algHS256:
-		m := hmac.New(sha256.New, k.secret)
-		m.Write(msg)
-		return hmac.Equal(m.Sum(nil), sig)
-	case algRS256:
-		d := sha256.Sum256(msg)
-		return rsa.VerifyPKCS1v15(k.rsa, crypto.SHA256, d[:], sig) == nil
-	case algEdDSA:
-		return len(sig) == ed25519.SignatureSize && ed25519.Verify(k.ed, msg, sig)
-	}
-	return false
 }
 
 // bucket_take: (key, key_len, rate_milli i64, burst, cost) -> i64: tokens

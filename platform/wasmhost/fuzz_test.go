@@ -94,24 +94,6 @@ func FuzzHostFuncs(f *testing.F) {
 	})
 }
 
-// FuzzParseKey parses arbitrary key bytes as each algorithm, as
-// key_register does with whatever a plugin's config holds.
-func FuzzParseKey(f *testing.F) {
-	f.Add(2, []byte(`{"kty":"RSA","n":"AQAB","e":"AQAB"}`))
-	f.Add(3, []byte(`{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}`))
-	f.Add(2, []byte("-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\n-----END PUBLIC KEY-----\n"))
-	f.Add(1, []byte("secret"))
-	f.Fuzz(func(t *testing.T, alg int, key []byte) {
-		k, err := parseKey(alg, key)
-		if err == nil {
-			if k == nil || k.alg != alg {
-				t.Fatalf("parseKey(%d) = %+v", alg, k)
-			}
-			_ = k.verify([]byte("msg"), []byte("sig"))
-		}
-	})
-}
-
 // FuzzEncodeList checks the NUL-terminated list encoding against a
 // decoder written from ABI.md.
 func FuzzEncodeList(f *testing.F) {

@@ -178,14 +178,9 @@ func (s *Service) ListFriends(ctx context.Context, req *relationv1.ListFriendsRe
 // unknown ones) and, when the request carries a user, whether that user
 // follows each of them.
 func (s *Service) BatchGetStats(ctx context.Context, req *relationv1.BatchGetStatsRequest) (*relationv1.BatchGetStatsResponse, error) {
-	ids := slices.Clone(req.GetUserIds())
-	slices.Sort(ids)
-	ids = slices.Compact(ids)
-	if len(ids) > MaxBatch {
-		return nil, relationv1.ErrorTooManyIds("")
-	}
-	if len(ids) > 0 && ids[0] <= 0 {
-		return nil, relationv1.ErrorInvalidId("")
+	ids, err := batchIDs(req.GetUserIds())
+	if err != nil {
+		return nil, err
 	}
 	viewer, _ := auth.UserID(ctx)
 	found, err := s.store.Stats(ctx, ids, viewer)
@@ -200,9 +195,10 @@ func (s *Service) BatchGetStats(ctx context.Context, req *relationv1.BatchGetSta
 	return &relationv1.BatchGetStatsResponse{Stats: out}, nil
 }
 
-// FilterFollowing returns which of the requested users the caller follows.
-func (s *Service) FilterFollowing(ctx context.Context, req *relationv1.FilterFollowingRequest) (*relationv1.FilterFollowingResponse, error) {
-	ids := slices.Clone(req.GetUserIds())
+// batchIDs returns the distinct ids of a batch request, refusing more than
+// MaxBatch of them and ids that are not positive.
+func batchIDs(in []int64) ([]int64, error) {
+	ids := slices.Clone(in)
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
 	if len(ids) > MaxBatch {
@@ -210,6 +206,15 @@ func (s *Service) FilterFollowing(ctx context.Context, req *relationv1.FilterFol
 	}
 	if len(ids) > 0 && ids[0] <= 0 {
 		return nil, relationv1.ErrorInvalidId("")
+	}
+	return ids, nil
+}
+
+// FilterFollowing returns which of the requested users the caller follows.
+func (s *Service) FilterFollowing(ctx context.Context, req *relationv1.FilterFollowingRequest) (*relationv1.FilterFollowingResponse, error) {
+	ids, err := batchIDs(req.GetUserIds())
+	if err != nil {
+		return nil, err
 	}
 	viewer, ok := auth.UserID(ctx)
 	if !ok || len(ids) == 0 {

@@ -281,3 +281,18 @@ func TestConcurrentFollowUnfollowKeepsCountersExact(t *testing.T) {
 		checkCounters(t, db)
 	})
 }
+
+// FollowingAmong answers which of some users a viewer follows: each once,
+// whatever the order or repeats of the ids asked.
+func TestFollowingAmong(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, _ *sqldb.DB, st *store.Store) {
+		follow(t, st, 1, 2, at(0), true)
+		follow(t, st, 1, 4, at(1), true)
+		follow(t, st, 3, 5, at(2), true) // someone else's follow
+		got, err := st.FollowingAmong(testCtx(t), 1, []int64{5, 4, 3, 2, 4})
+		slices.Sort(got)
+		wantIDs(t, "FollowingAmong(1, 5 4 3 2 4)", got, err, 2, 4)
+		got, err = st.FollowingAmong(testCtx(t), 2, []int64{1, 3})
+		wantIDs(t, "FollowingAmong(2, 1 3)", got, err)
+	})
+}

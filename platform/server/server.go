@@ -261,9 +261,6 @@ func (s *Server) Stop(ctx context.Context) error {
 	return errors.Join(httpErr, selfErr)
 }
 
-// Channel returns the in-process channel to this server's services.
-func (s *Server) Channel() *LocalChannel { return s.channel }
-
 // GRPCAddr returns the bound gRPC address (nil before Start).
 func (s *Server) GRPCAddr() net.Addr { return s.grpcAddr }
 

@@ -15,6 +15,10 @@
 //	sqlite::memory:                    private in-memory database (tests)
 //	postgres://user:pass@host:5432/db?sslmode=disable   (or postgresql://)
 //
+// A SQLite file belongs to one process: Open locks "<path>.lock" and fails,
+// naming the file, while another process holds it (DB.Owned and owner.go say
+// why).
+//
 // Query parameters on a sqlite DSN are handed to the modernc.org/sqlite
 // driver: _pragma values run after this package's own (for example
 // ?_pragma=cache_size(-20000)), other keys such as _txlock replace its own.
@@ -133,7 +137,18 @@ type DB struct {
 	// stmts caches prepared statements for QueryContext, QueryRowContext
 	// and ExecContext (stmtcache.go).
 	stmts *stmtCache
+	// owned is set when no other process can write the database (owner.go);
+	// lock is the file lock that guarantees it for a SQLite file.
+	owned bool
+	lock  *ownerLock
 }
+
+// Owned reports whether this process is the only writer of the database: a
+// SQLite file (locked by Open, see owner.go) or an in-memory SQLite. Then a
+// store may keep what it read in memory, as long as it forgets it on each of
+// its own writes. A PostgreSQL database is never owned: replicas and other
+// tools may write to it at any time.
+func (db *DB) Owned() bool { return db != nil && db.owned }
 
 // Open opens and pings the database named by dsn (see the package doc for
 // the forms). For SQLite it creates the file and its parent directory if
@@ -147,11 +162,12 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	var (
 		db      *sql.DB
 		dialect Dialect
+		lock    *ownerLock
 		err     error
 	)
 	switch strings.ToLower(scheme) {
 	case "sqlite":
-		db, err = openSQLite(dsn)
+		db, lock, err = openSQLite(dsn)
 		dialect = DialectSQLite
 	case "postgres", "postgresql":
 		db, err = openPostgres(dsn)
@@ -165,9 +181,10 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	pingCtx, cancel := context.WithTimeout(ctx, pingTimeout)
 	defer cancel()
 	if err := db.PingContext(pingCtx); err != nil {
-		return nil, errors.Join(fmt.Errorf("sqldb: connecting to %s: %w", redact(dsn), err), db.Close())
+		return nil, errors.Join(fmt.Errorf("sqldb: connecting to %s: %w", redact(dsn), err), db.Close(), lock.release())
 	}
-	return &DB{DB: db, Dialect: dialect, stmts: &stmtCache{stmts: map[string]*sql.Stmt{}}}, nil
+	return &DB{DB: db, Dialect: dialect, stmts: &stmtCache{stmts: map[string]*sql.Stmt{}},
+		owned: dialect == DialectSQLite, lock: lock}, nil
 }
 
 // sqliteParams are applied to every connection the pool opens. _pragma
@@ -193,13 +210,14 @@ func sqliteParams(memory bool) url.Values {
 	return v
 }
 
-// openSQLite opens a pool for sqlite://PATH or sqlite::memory:.
-func openSQLite(dsn string) (*sql.DB, error) {
+// openSQLite opens a pool for sqlite://PATH or sqlite::memory:, with the
+// owner lock of a file database (nil for memory).
+func openSQLite(dsn string) (*sql.DB, *ownerLock, error) {
 	rest := dsn[len("sqlite:"):]
 	rest, rawQuery, _ := strings.Cut(rest, "?")
 	extra, err := url.ParseQuery(rawQuery)
 	if err != nil {
-		return nil, fmt.Errorf("sqldb: DSN %q has malformed query parameters: %w", dsn, err)
+		return nil, nil, fmt.Errorf("sqldb: DSN %q has malformed query parameters: %w", dsn, err)
 	}
 
 	if rest == ":memory:" {
@@ -207,7 +225,7 @@ func openSQLite(dsn string) (*sql.DB, error) {
 		appendValues(params, extra)
 		db, err := sql.Open("sqlite", ":memory:?"+params.Encode())
 		if err != nil {
-			return nil, fmt.Errorf("sqldb: opening in-memory SQLite: %w", err)
+			return nil, nil, fmt.Errorf("sqldb: opening in-memory SQLite: %w", err)
 		}
 		// Every SQLite connection to ":memory:" is a separate database, so
 		// the pool must hold exactly one connection, forever. Consequence:
@@ -217,24 +235,28 @@ func openSQLite(dsn string) (*sql.DB, error) {
 		db.SetMaxIdleConns(1)
 		db.SetConnMaxLifetime(0)
 		db.SetConnMaxIdleTime(0)
-		return db, nil
+		return db, nil, nil
 	}
 
 	path, ok := strings.CutPrefix(rest, "//")
 	if !ok || path == "" {
-		return nil, fmt.Errorf("sqldb: SQLite DSN %q: want sqlite:///absolute/path.db, sqlite://relative/path.db or sqlite::memory:", dsn)
+		return nil, nil, fmt.Errorf("sqldb: SQLite DSN %q: want sqlite:///absolute/path.db, sqlite://relative/path.db or sqlite::memory:", dsn)
 	}
 	if path, err = url.PathUnescape(path); err != nil {
-		return nil, fmt.Errorf("sqldb: SQLite DSN %q: bad escape in path: %w", dsn, err)
+		return nil, nil, fmt.Errorf("sqldb: SQLite DSN %q: bad escape in path: %w", dsn, err)
 	}
 	if strings.ContainsRune(path, '?') {
-		return nil, fmt.Errorf("sqldb: SQLite path %q contains '?', which the driver cannot open", path)
+		return nil, nil, fmt.Errorf("sqldb: SQLite path %q contains '?', which the driver cannot open", path)
 	}
 	if path, err = filepath.Abs(path); err != nil {
-		return nil, fmt.Errorf("sqldb: resolving SQLite path: %w", err)
+		return nil, nil, fmt.Errorf("sqldb: resolving SQLite path: %w", err)
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return nil, fmt.Errorf("sqldb: creating directory for SQLite database %s: %w", path, err)
+		return nil, nil, fmt.Errorf("sqldb: creating directory for SQLite database %s: %w", path, err)
+	}
+	lock, err := lockOwner(path)
+	if err != nil {
+		return nil, nil, err
 	}
 	params := sqliteParams(false)
 	appendValues(params, extra)
@@ -242,13 +264,13 @@ func openSQLite(dsn string) (*sql.DB, error) {
 	// opening, so only its own underscore parameters are interpreted.
 	db, err := sql.Open("sqlite", path+"?"+params.Encode())
 	if err != nil {
-		return nil, fmt.Errorf("sqldb: opening SQLite database %s: %w", path, err)
+		return nil, nil, errors.Join(fmt.Errorf("sqldb: opening SQLite database %s: %w", path, err), lock.release())
 	}
 	db.SetMaxOpenConns(sqliteMaxConns)
 	db.SetMaxIdleConns(sqliteMaxConns)
 	db.SetConnMaxLifetime(0)
 	db.SetConnMaxIdleTime(0)
-	return db, nil
+	return db, lock, nil
 }
 
 // appendValues merges a DSN's own query parameters into ours: _pragma values

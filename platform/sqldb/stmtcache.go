@@ -79,7 +79,8 @@ func (db *DB) ExecContext(ctx context.Context, query string, args ...any) (sql.R
 	return st.ExecContext(ctx, args...)
 }
 
-// Close closes the cached statements and the pool.
+// Close closes the cached statements and the pool, then gives up the
+// ownership of a SQLite file.
 func (db *DB) Close() error {
 	db.stmts.mu.Lock()
 	var errs []error
@@ -88,5 +89,10 @@ func (db *DB) Close() error {
 		delete(db.stmts.stmts, q)
 	}
 	db.stmts.mu.Unlock()
-	return errors.Join(append(errs, db.DB.Close())...)
+	errs = append(errs, db.DB.Close())
+	if db.lock != nil {
+		errs = append(errs, db.lock.release())
+		db.lock = nil
+	}
+	return errors.Join(errs...)
 }

@@ -11,6 +11,12 @@
 // batch of counts is then one indexed lookup per id, whatever the video's
 // popularity.
 //
+// When the store owns its database (sqldb.DB.Owned: a SQLite file), it keeps
+// the last range of each user's likes LikedAmong read (a feed page's worth)
+// and forgets it whenever that user likes or unlikes: the feed asks for the
+// same page for every viewer, many times a second. Over PostgreSQL, which
+// replicas share, every read goes to the database.
+//
 // Lock order, which keeps concurrent transactions on PostgreSQL free of
 // deadlocks: the favorites row, then the video's counter, then the users'
 // counters in increasing user id.
@@ -26,6 +32,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/tremolo-dev/tremolo/platform/rowcache"
 	"github.com/tremolo-dev/tremolo/platform/sqldb"
 )
 
@@ -66,6 +73,32 @@ type UserStats struct {
 // Store reads and writes likes. It is safe for concurrent use.
 type Store struct {
 	db *sqldb.DB
+	// recent is, per user, the likes LikedAmong last read from a range of
+	// videos; nil (keeping nothing) unless the store owns its database.
+	recent *rowcache.Cache[int64, likedRange]
+}
+
+// cachedUsers bounds how many users' recent likes a store keeps: a few
+// megabytes at most.
+const cachedUsers = 100_000
+
+// likedRange is every like of one user of a video with an id in [lo, hi],
+// in increasing video id.
+type likedRange struct {
+	lo, hi int64
+	liked  []int64
+}
+
+// among returns the ids of r.liked that are also in ids (sorted), as a new
+// slice: r is shared.
+func (r likedRange) among(ids []int64) []int64 {
+	var out []int64
+	for _, id := range r.liked {
+		if _, ok := slices.BinarySearch(ids, id); ok {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // New migrates db's favorite schema (idempotent, so it runs on every start)
@@ -77,7 +110,11 @@ func New(ctx context.Context, db *sqldb.DB) (*Store, error) {
 	if err := db.Migrate(ctx, Migrations(), Service); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	return &Store{db: db}, nil
+	st := &Store{db: db}
+	if db.Owned() {
+		st.recent = rowcache.New[int64, likedRange](cachedUsers)
+	}
+	return st, nil
 }
 
 // Like records that userID likes videoID, whose author is authorID, at the
@@ -91,6 +128,9 @@ func (s *Store) Like(ctx context.Context, userID, videoID, authorID int64, at ti
 	if at.IsZero() {
 		return false, fmt.Errorf("store: like by %d of video %d: time not set", userID, videoID)
 	}
+	// Forgotten after every attempt, even a failed one: a commit may have
+	// succeeded although the store heard an error.
+	defer s.recent.Invalidate(userID)
 	err = sqldb.WithTx(ctx, s.db, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx,
 			`INSERT INTO favorites (user_id, video_id, author_id, created_at) VALUES ($1, $2, $3, $4)
@@ -117,6 +157,7 @@ func (s *Store) Like(ctx context.Context, userID, videoID, authorID int64, at ti
 
 // Unlike removes userID's like of videoID and reports whether there was one.
 func (s *Store) Unlike(ctx context.Context, userID, videoID int64) (removed bool, err error) {
+	defer s.recent.Invalidate(userID)
 	err = sqldb.WithTx(ctx, s.db, func(tx *sql.Tx) error {
 		var authorID int64
 		err := tx.QueryRowContext(ctx,
@@ -238,11 +279,16 @@ func (s *Store) LikedAmong(ctx context.Context, userID int64, videoIDs []int64) 
 	if len(ids) == 0 {
 		return nil, nil
 	}
+	lo, hi := ids[0], ids[len(ids)-1]
+	if r, ok := s.recent.Get(userID); ok && r.lo <= lo && hi <= r.hi {
+		return r.among(ids), nil
+	}
+	ticket := s.recent.Ticket()
 	limit := rangeLikesPerID * len(ids)
 	var inRange []int64
 	err := s.query(ctx,
 		"SELECT video_id FROM favorites WHERE user_id = $1 AND video_id BETWEEN $2 AND $3 LIMIT $4",
-		[]any{userID, ids[0], ids[len(ids)-1], limit},
+		[]any{userID, lo, hi, limit},
 		func(rows *sql.Rows) error {
 			var id int64
 			if err := rows.Scan(&id); err != nil {
@@ -252,16 +298,13 @@ func (s *Store) LikedAmong(ctx context.Context, userID int64, videoIDs []int64) 
 			return nil
 		})
 	if err != nil {
-		return nil, fmt.Errorf("store: likes of user %d between videos %d and %d: %w", userID, ids[0], ids[len(ids)-1], err)
+		return nil, fmt.Errorf("store: likes of user %d between videos %d and %d: %w", userID, lo, hi, err)
 	}
-	if len(inRange) < limit {
-		out := inRange[:0]
-		for _, id := range inRange {
-			if _, ok := slices.BinarySearch(ids, id); ok {
-				out = append(out, id)
-			}
-		}
-		return out, nil
+	if len(inRange) < limit { // every like in the range
+		slices.Sort(inRange)
+		r := likedRange{lo: lo, hi: hi, liked: inRange}
+		s.recent.Add(ticket, userID, r)
+		return r.among(ids), nil
 	}
 	var out []int64
 	for chunk := range slices.Chunk(ids, MaxIDsPerQuery) {

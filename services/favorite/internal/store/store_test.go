@@ -406,6 +406,7 @@ func TestLikedAmong(t *testing.T) {
 			want []int64
 		}{
 			{"neighbours", []int64{101, 102, 103, 104, 104}, []int64{102, 104}},
+			{"inside the range read before", []int64{102, 103}, []int64{102}},
 			{"none liked", []int64{101, 103, 105}, nil},
 			{"far apart: 51 likes between 2 ids", []int64{100, 200}, []int64{100, 200}},
 			{"far apart, neither liked", []int64{99, 201}, nil},
@@ -421,5 +422,36 @@ func TestLikedAmong(t *testing.T) {
 				t.Errorf("%s: LikedAmong(%v) = %v, want %v", tc.name, tc.ask, got, tc.want)
 			}
 		}
+	})
+}
+
+// A like or unlike shows in the next LikedAmong, however often the same
+// page was asked for before (on SQLite the store answers repeated pages from
+// memory).
+func TestLikedAmongSeesEveryWrite(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, st *store.Store, _ *sqldb.DB) {
+		const user = 3
+		page := []int64{10, 11, 12, 13, 14}
+		ask := func(want ...int64) {
+			t.Helper()
+			for range 3 {
+				got, err := st.LikedAmong(testCtx(t), user, page)
+				slices.Sort(got)
+				if err != nil || !slices.Equal(got, want) {
+					t.Fatalf("LikedAmong(%v) = %v, %v; want %v", page, got, err, want)
+				}
+			}
+		}
+		ask()
+		like(t, st, user, 12, 1, t0, true)
+		ask(12)
+		like(t, st, 4, 13, 1, t0, true) // another user's like changes nothing
+		ask(12)
+		like(t, st, user, 14, 1, t0, true)
+		ask(12, 14)
+		unlike(t, st, user, 12, true)
+		ask(14)
+		unlike(t, st, user, 12, false)
+		ask(14)
 	})
 }

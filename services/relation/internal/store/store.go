@@ -10,6 +10,12 @@
 // the concurrency: repeated follows and unfollows change nothing, and reading
 // a count costs one primary-key lookup instead of counting a popular user's
 // followers.
+//
+// When the store owns its database (sqldb.DB.Owned: a SQLite file), it keeps
+// the followees of users who follow few (up to cachedFollowsPerUser) for
+// FollowingAmong, which every feed page asks, and forgets them whenever that
+// user follows or unfollows. Over PostgreSQL, which replicas share, every
+// read goes to the database.
 package store
 
 import (
@@ -23,6 +29,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tremolo-dev/tremolo/platform/rowcache"
 	"github.com/tremolo-dev/tremolo/platform/sqldb"
 )
 
@@ -57,7 +64,28 @@ type Stats struct {
 // Store reads and writes follows. It is safe for concurrent use.
 type Store struct {
 	db *sqldb.DB
+	// followees is, per user, everyone they follow; nil (keeping nothing)
+	// unless the store owns its database.
+	followees *rowcache.Cache[int64, followeeSet]
 }
+
+// followeeSet is everyone a user follows, in increasing id, unless tooMany.
+type followeeSet struct {
+	ids []int64
+	// tooMany says the user follows more than cachedFollowsPerUser: kept so
+	// that FollowingAmong does not read their follows in full again each
+	// time, only to find them too many.
+	tooMany bool
+}
+
+const (
+	// cachedUsers bounds how many users' followees a store keeps.
+	cachedUsers = 50_000
+	// cachedFollowsPerUser is the most followees kept for one user: a few
+	// kilobytes. FollowingAmong asks the database about users who follow
+	// more.
+	cachedFollowsPerUser = 500
+)
 
 // New migrates db's relation schema (idempotent, so it runs on every start)
 // and returns a Store over it. The caller keeps ownership of db.
@@ -68,7 +96,11 @@ func New(ctx context.Context, db *sqldb.DB) (*Store, error) {
 	if err := db.Migrate(ctx, Migrations(), Service); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	return &Store{db: db}, nil
+	st := &Store{db: db}
+	if db.Owned() {
+		st.followees = rowcache.New[int64, followeeSet](cachedUsers)
+	}
+	return st, nil
 }
 
 // Follow records that follower follows followee since at. It reports whether
@@ -79,6 +111,9 @@ func (s *Store) Follow(ctx context.Context, follower, followee int64, at time.Ti
 	if err := checkPair(follower, followee); err != nil {
 		return false, err
 	}
+	// Forgotten after every attempt, even a failed one: a commit may have
+	// succeeded although the store heard an error.
+	defer s.followees.Invalidate(follower)
 	err = sqldb.WithTx(ctx, s.db, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx,
 			"INSERT INTO relation_follows (follower_id, followee_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
@@ -103,6 +138,7 @@ func (s *Store) Unfollow(ctx context.Context, follower, followee int64) (removed
 	if err := checkPair(follower, followee); err != nil {
 		return false, err
 	}
+	defer s.followees.Invalidate(follower)
 	err = sqldb.WithTx(ctx, s.db, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx,
 			"DELETE FROM relation_follows WHERE follower_id = $1 AND followee_id = $2", follower, followee)
@@ -279,11 +315,27 @@ func (s *Store) counts(ctx context.Context, users []int64, out map[int64]Stats) 
 }
 
 // FollowingAmong returns which of users the viewer follows, each once. Each
-// MaxIDsPerQuery distinct ids cost one query on the primary key.
+// MaxIDsPerQuery distinct ids cost one query on the primary key, unless the
+// store keeps the viewer's followees.
 func (s *Store) FollowingAmong(ctx context.Context, viewer int64, users []int64) ([]int64, error) {
 	unique := slices.Clone(users)
 	slices.Sort(unique)
 	unique = slices.Compact(unique)
+	if s.followees != nil {
+		set, err := s.followeeSet(ctx, viewer)
+		if err != nil {
+			return nil, err
+		}
+		if !set.tooMany {
+			out := make([]int64, 0, len(set.ids))
+			for _, id := range unique {
+				if _, ok := slices.BinarySearch(set.ids, id); ok {
+					out = append(out, id)
+				}
+			}
+			return out, nil
+		}
+	}
 	found := make(map[int64]Stats, len(unique))
 	for chunk := range slices.Chunk(unique, MaxIDsPerQuery) {
 		if err := s.followed(ctx, viewer, chunk, found); err != nil {
@@ -296,6 +348,30 @@ func (s *Store) FollowingAmong(ctx context.Context, viewer int64, users []int64)
 	}
 	return out, nil
 }
+
+// followeeSet returns everyone viewer follows, kept or read (and then
+// kept).
+func (s *Store) followeeSet(ctx context.Context, viewer int64) (followeeSet, error) {
+	if set, ok := s.followees.Get(viewer); ok {
+		return set, nil
+	}
+	ticket := s.followees.Ticket()
+	ids, err := s.ids(ctx, followeesQuery, viewer)
+	if err != nil {
+		return followeeSet{}, err
+	}
+	set := followeeSet{ids: ids, tooMany: len(ids) > cachedFollowsPerUser}
+	if set.tooMany {
+		set.ids = nil
+	}
+	s.followees.Add(ticket, viewer, set)
+	return set, nil
+}
+
+// followeesQuery reads a user's followees in increasing id, one more than
+// the most a followeeSet keeps.
+var followeesQuery = fmt.Sprintf(
+	"SELECT followee_id FROM relation_follows WHERE follower_id = $1 ORDER BY followee_id LIMIT %d", cachedFollowsPerUser+1)
 
 func (s *Store) followed(ctx context.Context, viewer int64, users []int64, out map[int64]Stats) (err error) {
 	args := make([]any, 0, len(users)+1)

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
@@ -294,5 +295,39 @@ func TestFollowingAmong(t *testing.T) {
 		wantIDs(t, "FollowingAmong(1, 5 4 3 2 4)", got, err, 2, 4)
 		got, err = st.FollowingAmong(testCtx(t), 2, []int64{1, 3})
 		wantIDs(t, "FollowingAmong(2, 1 3)", got, err)
+	})
+}
+
+// A follow or unfollow shows in the next FollowingAmong, however often it
+// was asked before (on SQLite the store answers from memory), for users who
+// follow few and for users who follow more than the store keeps.
+func TestFollowingAmongSeesEveryWrite(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, _ *sqldb.DB, st *store.Store) {
+		for _, n := range []int{0, store.CachedFollowsPerUser + 1} {
+			viewer := int64(1_000_000 + n)
+			for i := range n { // followees 10_000...
+				follow(t, st, viewer, int64(10_000+i), at(0), true)
+			}
+			page := []int64{2, 3, 4}
+			ask := func(want ...int64) {
+				t.Helper()
+				for range 3 {
+					got, err := st.FollowingAmong(testCtx(t), viewer, page)
+					slices.Sort(got)
+					wantIDs(t, fmt.Sprintf("viewer following %d: FollowingAmong(%v)", n, page), got, err, want...)
+				}
+			}
+			ask()
+			follow(t, st, viewer, 3, at(1), true)
+			ask(3)
+			follow(t, st, viewer+1, 4, at(1), true) // someone else's follow changes nothing
+			ask(3)
+			follow(t, st, viewer, 2, at(2), true)
+			ask(2, 3)
+			unfollow(t, st, viewer, 3, true)
+			ask(2)
+			unfollow(t, st, viewer, 3, false)
+			ask(2)
+		}
 	})
 }

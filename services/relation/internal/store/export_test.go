@@ -1,0 +1,4 @@
+package store
+
+// CachedFollowsPerUser lets tests cross the bound of kept followees.
+const CachedFollowsPerUser = cachedFollowsPerUser

@@ -125,7 +125,9 @@ func outgoing(ctx context.Context) context.Context {
 	if !ok {
 		return ctx
 	}
-	if md, has := metadata.FromOutgoingContext(ctx); has && len(md.Get(MetadataKey)) > 0 {
+	// ValueFromOutgoingContext looks the key up where FromOutgoingContext
+	// would copy the whole metadata first, on every call.
+	if len(metadata.ValueFromOutgoingContext(ctx, MetadataKey)) > 0 {
 		return ctx
 	}
 	return metadata.AppendToOutgoingContext(ctx, MetadataKey, strconv.FormatInt(id, 10))

@@ -133,7 +133,9 @@ func outgoing(ctx context.Context) context.Context {
 	if id == "" {
 		return ctx
 	}
-	if md, has := metadata.FromOutgoingContext(ctx); has && len(md.Get(Key)) > 0 {
+	// ValueFromOutgoingContext looks the key up where FromOutgoingContext
+	// would copy the whole metadata first, on every call.
+	if len(metadata.ValueFromOutgoingContext(ctx, Key)) > 0 {
 		return ctx
 	}
 	return metadata.AppendToOutgoingContext(ctx, Key, id)

@@ -24,6 +24,11 @@ import (
 func NewGateway(extra ...runtime.ServeMuxOption) *runtime.ServeMux {
 	return runtime.NewServeMux(append([]runtime.ServeMuxOption{
 		runtime.WithErrorHandler(writeError),
+		// A unary response is marshalled whole before it is written, so its
+		// length is known: saying it spares net/http the chunked encoding
+		// (a write per chunk header and one for the terminating chunk) and
+		// lets clients size their reads.
+		runtime.WithWriteContentLength(),
 		runtime.WithIncomingHeaderMatcher(incomingHeader),
 		runtime.WithMetadata(func(ctx context.Context, r *http.Request) metadata.MD {
 			md := metadata.MD{}

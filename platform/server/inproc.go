@@ -151,6 +151,9 @@ func (l *LocalChannel) invoke(ctx context.Context, method string, req, reply any
 	if resp == nil {
 		return status.Errorf(codes.Internal, "%s returned neither a response nor an error", method)
 	}
+	if st.handOff {
+		cp = sharer{}
+	}
 	return cp.Copy(reply, resp)
 }
 
@@ -184,6 +187,8 @@ func (localAddr) String() string  { return "inproc" }
 type localStream struct {
 	method          string
 	header, trailer metadata.MD
+	// handOff is set by HandOff: the response is the caller's to keep.
+	handOff bool
 }
 
 func (s *localStream) Method() string { return s.method }

@@ -464,15 +464,40 @@ func (s *Service) absolute(ctx context.Context, videos []*appv1.Video) []*appv1.
 		base = "http://" + requestHost(ctx)
 	}
 	base = strings.TrimSuffix(base, "/")
+	// All the URLs of the page are written into one string and each field
+	// takes its substring: one allocation instead of two per video.
+	n := 0
 	for _, v := range videos {
-		if strings.HasPrefix(v.GetPlayUrl(), "/") {
-			v.PlayUrl = base + v.GetPlayUrl()
-		}
-		if strings.HasPrefix(v.GetCoverUrl(), "/") {
-			v.CoverUrl = base + v.GetCoverUrl()
+		n += absoluteLen(base, v.GetPlayUrl()) + absoluteLen(base, v.GetCoverUrl())
+	}
+	var b strings.Builder
+	b.Grow(n)
+	type span struct{ start, end int }
+	spans := make([]span, 0, 2*len(videos))
+	for _, v := range videos {
+		for _, u := range []string{v.GetPlayUrl(), v.GetCoverUrl()} {
+			start := b.Len()
+			if strings.HasPrefix(u, "/") {
+				b.WriteString(base)
+			}
+			b.WriteString(u)
+			spans = append(spans, span{start, b.Len()})
 		}
 	}
+	all := b.String()
+	for i, v := range videos {
+		play, cover := spans[2*i], spans[2*i+1]
+		v.PlayUrl, v.CoverUrl = all[play.start:play.end], all[cover.start:cover.end]
+	}
 	return videos
+}
+
+// absoluteLen is the length of the URL absolute makes of u.
+func absoluteLen(base, u string) int {
+	if strings.HasPrefix(u, "/") {
+		return len(base) + len(u)
+	}
+	return len(u)
 }
 
 // requestHost returns the Host the app used (grpc-gateway passes it as

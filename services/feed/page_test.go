@@ -140,24 +140,23 @@ func TestPageCacheBuildsOnce(t *testing.T) {
 func TestCopiesKeepEveryField(t *testing.T) {
 	u := &appv1.User{}
 	setAll(u.ProtoReflect())
-	u.IsFollow = false
-	want := proto.Clone(u).(*appv1.User)
-	want.IsFollow = true
-	if got := withFollow(u); !proto.Equal(got, want) {
-		t.Errorf("withFollow:\n got %v\nwant %v", got, want)
+	for _, follow := range []bool{true, false} {
+		want := proto.Clone(u).(*appv1.User)
+		want.IsFollow = follow
+		if got := withFollow(u, follow); !proto.Equal(got, want) || got == u {
+			t.Errorf("withFollow(%v):\n got %v\nwant a copy of %v", follow, got, want)
+		}
 	}
 
 	v := &appv1.Video{}
 	setAll(v.ProtoReflect())
-	v.IsFavorite = false
-	author := withFollow(v.GetAuthor())
-	wantV := proto.Clone(v).(*appv1.Video)
-	wantV.IsFavorite, wantV.Author = true, author
-	if got := withViewer(v, author, true); !proto.Equal(got, wantV) {
-		t.Errorf("withViewer:\n got %v\nwant %v", got, wantV)
-	}
-	if got := withViewer(v, v.GetAuthor(), false); got != v {
-		t.Error("withViewer copied a video the viewer changes nothing of")
+	author := withFollow(v.GetAuthor(), true)
+	for _, liked := range []bool{true, false} {
+		wantV := proto.Clone(v).(*appv1.Video)
+		wantV.IsFavorite, wantV.Author = liked, author
+		if got := withViewer(v, author, liked); !proto.Equal(got, wantV) || got == v {
+			t.Errorf("withViewer(%v):\n got %v\nwant a copy of %v", liked, got, wantV)
+		}
 	}
 }
 

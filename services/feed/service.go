@@ -17,6 +17,7 @@ import (
 	videov1 "github.com/tremolo-dev/tremolo/gen/douyin/video/v1"
 	"github.com/tremolo-dev/tremolo/platform/auth"
 	"github.com/tremolo-dev/tremolo/platform/changes"
+	"github.com/tremolo-dev/tremolo/platform/server"
 )
 
 // Limits of the feed's requests.
@@ -72,6 +73,7 @@ func (s *Service) GetFeed(ctx context.Context, req *feedv1.GetFeedRequest) (*fee
 			if err != nil {
 				return nil, err
 			}
+			server.HandOff(ctx) // videos are fresh copies: the caller's to keep
 			return &feedv1.GetFeedResponse{Videos: videos, NextTime: p.nextTime}, nil
 		}
 	}

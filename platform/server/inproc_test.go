@@ -1,0 +1,148 @@
+package server
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/tremolo-dev/tremolo/platform/metrics"
+	"github.com/tremolo-dev/tremolo/platform/rpc"
+)
+
+// kept is what the "Kept" method returns and keeps (as a cache would).
+var kept = &structpb.ListValue{Values: []*structpb.Value{structpb.NewStringValue("kept")}}
+
+type ctxKey struct{}
+
+// listHandler makes a unary method over ListValue messages.
+func listHandler(name string, call func(context.Context, *structpb.ListValue) (*structpb.ListValue, error)) grpc.MethodDesc {
+	return grpc.MethodDesc{MethodName: name, Handler: func(srv any, ctx context.Context, dec func(any) error, icpt grpc.UnaryServerInterceptor) (any, error) {
+		in := new(structpb.ListValue)
+		if err := dec(in); err != nil {
+			return nil, err
+		}
+		info := &grpc.UnaryServerInfo{Server: srv, FullMethod: "/test.v1.Lists/" + name}
+		return icpt(ctx, in, info, func(ctx context.Context, req any) (any, error) { return call(ctx, req.(*structpb.ListValue)) })
+	}}
+}
+
+// fresh is the last response "Fresh" built, for the test to compare with.
+var fresh *structpb.ListValue
+
+var listDesc = grpc.ServiceDesc{
+	ServiceName: "test.v1.Lists",
+	HandlerType: (*any)(nil),
+	Methods: []grpc.MethodDesc{
+		// Kept scribbles on its request and returns a message it keeps.
+		listHandler("Kept", func(_ context.Context, in *structpb.ListValue) (*structpb.ListValue, error) {
+			in.Values[0] = structpb.NewStringValue("changed by the handler")
+			return kept, nil
+		}),
+		// Fresh builds its response for this call and hands it off.
+		listHandler("Fresh", func(ctx context.Context, _ *structpb.ListValue) (*structpb.ListValue, error) {
+			fresh = &structpb.ListValue{Values: []*structpb.Value{structpb.NewStringValue("fresh")}}
+			HandOff(ctx)
+			return fresh, nil
+		}),
+		// Echo answers with the caller's metadata "x-k" and whether it can
+		// see the caller's context value.
+		listHandler("Echo", func(ctx context.Context, _ *structpb.ListValue) (*structpb.ListValue, error) {
+			out := &structpb.ListValue{}
+			for _, v := range metadata.ValueFromIncomingContext(ctx, "x-k") {
+				out.Values = append(out.Values, structpb.NewStringValue(v))
+			}
+			out.Values = append(out.Values, structpb.NewBoolValue(ctx.Value(ctxKey{}) != nil))
+			return out, nil
+		}),
+	},
+}
+
+var listMethods = []rpc.Method{
+	{FullMethod: "/test.v1.Lists/Kept", Type: rpc.Unary, Timeout: time.Second, Auth: rpc.AuthPublic},
+	{FullMethod: "/test.v1.Lists/Fresh", Type: rpc.Unary, Timeout: time.Second, Auth: rpc.AuthPublic},
+	{FullMethod: "/test.v1.Lists/Echo", Type: rpc.Unary, Timeout: time.Second, Auth: rpc.AuthPublic},
+}
+
+func localChannel(t *testing.T) *LocalChannel {
+	t.Helper()
+	ch := NewLocalChannel()
+	s, err := New(loopback(), slog.New(slog.NewTextHandler(io.Discard, nil)),
+		[]Service{{Desc: &listDesc, Impl: testService{}, Methods: listMethods}},
+		Options{Gatherer: metrics.NewRegistry(), Channel: ch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Stop(context.Background()) })
+	return ch
+}
+
+func list(s string) *structpb.ListValue {
+	return &structpb.ListValue{Values: []*structpb.Value{structpb.NewStringValue(s)}}
+}
+
+// In one process as over the network, neither side can change the other's
+// messages: a handler keeping its response (a cache) must not see the
+// caller's edits, nor the caller see the handler's edits of the request.
+func TestLocalChannelCopiesMessages(t *testing.T) {
+	ch := localChannel(t)
+	req, reply := list("request"), new(structpb.ListValue)
+	if err := ch.Invoke(context.Background(), "/test.v1.Lists/Kept", req, reply); err != nil {
+		t.Fatal(err)
+	}
+	if got := req.Values[0].GetStringValue(); got != "request" {
+		t.Errorf("the handler's edit reached the caller's request: %q", got)
+	}
+	reply.Values[0].Kind = &structpb.Value_StringValue{StringValue: "changed by the caller"}
+	if got := kept.Values[0].GetStringValue(); got != "kept" {
+		t.Errorf("the caller's edit reached the handler's kept response: %q", got)
+	}
+}
+
+// A handler that hands its response off gives it to the caller as it is:
+// no copy of the messages inside.
+func TestLocalChannelHandOff(t *testing.T) {
+	ch := localChannel(t)
+	reply := new(structpb.ListValue)
+	if err := ch.Invoke(context.Background(), "/test.v1.Lists/Fresh", list("x"), reply); err != nil {
+		t.Fatal(err)
+	}
+	if len(reply.Values) != 1 || reply.Values[0] != fresh.Values[0] {
+		t.Fatalf("reply %v does not hold the handed-off message %p", reply, fresh.Values[0])
+	}
+	// The next call to a method that keeps its response is copied again.
+	if err := ch.Invoke(context.Background(), "/test.v1.Lists/Kept", list("x"), reply); err != nil {
+		t.Fatal(err)
+	}
+	if reply.Values[0] == kept.Values[0] {
+		t.Fatal("a kept response was shared with the caller")
+	}
+}
+
+func TestLocalChannelPassesMetadataNotValues(t *testing.T) {
+	ch := localChannel(t)
+	ctx := metadata.AppendToOutgoingContext(context.WithValue(context.Background(), ctxKey{}, 1), "x-k", "v1")
+	ctx = metadata.AppendToOutgoingContext(ctx, "X-K", "v2")
+	reply := new(structpb.ListValue)
+	if err := ch.Invoke(ctx, "/test.v1.Lists/Echo", list("x"), reply); err != nil {
+		t.Fatal(err)
+	}
+	got := reply.AsSlice()
+	if len(got) != 3 || got[0] != "v1" || got[1] != "v2" || got[2] != false {
+		t.Fatalf("handler saw metadata and value %v; want [v1 v2 false]", got)
+	}
+	err := ch.Invoke(context.Background(), "/test.v1.Lists/Nope", list("x"), reply)
+	if status.Code(err) != codes.Unimplemented {
+		t.Fatalf("unknown method: %v; want Unimplemented", err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"runtime"
 	"testing"
 	"time"
 
@@ -144,5 +145,63 @@ func TestLocalChannelPassesMetadataNotValues(t *testing.T) {
 	err := ch.Invoke(context.Background(), "/test.v1.Lists/Nope", list("x"), reply)
 	if status.Code(err) != codes.Unimplemented {
 		t.Fatalf("unknown method: %v; want Unimplemented", err)
+	}
+}
+
+// BenchmarkLocalChannel is one in-process call through the server's whole
+// interceptor chain, with a deadline, metadata and a small request, as the
+// feed's calls to the favorite and relation services are.
+func BenchmarkLocalChannel(b *testing.B) {
+	ch := NewLocalChannel()
+	s, err := New(loopback(), slog.New(slog.NewTextHandler(io.Discard, nil)),
+		[]Service{{Desc: &listDesc, Impl: testService{}, Methods: listMethods}},
+		Options{Gatherer: metrics.NewRegistry(), Channel: ch})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := s.Start(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	defer s.Stop(context.Background())
+	ctx, cancel := context.WithTimeout(metadata.AppendToOutgoingContext(context.Background(), "x-request-id", "r1", "x-user-id", "7"), time.Minute)
+	defer cancel()
+	req := list("x")
+	b.ReportAllocs()
+	for b.Loop() {
+		var reply structpb.ListValue
+		if err := ch.Invoke(ctx, "/test.v1.Lists/Fresh", req, &reply); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// A handler's context hides the caller's values, yet contexts derived from
+// it hear of the caller's cancellation, without a goroutine each.
+func TestServerContextCancellation(t *testing.T) {
+	if cancelCtxKey == nil {
+		t.Fatal("the context package's parent key was not learned")
+	}
+	caller, cancel := context.WithCancel(context.WithValue(context.Background(), ctxKey{}, 1))
+	sctx := serverContext(caller)
+	if sctx.Value(ctxKey{}) != nil {
+		t.Fatal("the caller's value is visible to the handler")
+	}
+	before := runtime.NumGoroutine()
+	var derived []context.Context
+	for range 100 {
+		d, c := context.WithTimeout(sctx, time.Hour)
+		defer c()
+		derived = append(derived, d)
+	}
+	if n := runtime.NumGoroutine() - before; n > 10 {
+		t.Errorf("100 derived contexts started %d goroutines", n)
+	}
+	cancel()
+	for _, d := range derived {
+		select {
+		case <-d.Done():
+		case <-time.After(5 * time.Second):
+			t.Fatal("a derived context missed the caller's cancellation")
+		}
 	}
 }

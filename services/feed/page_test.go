@@ -135,27 +135,30 @@ func TestPageCacheBuildsOnce(t *testing.T) {
 	}
 }
 
-// withFollow and withViewer copy field by field: adding a field to app.proto
-// without copying it here fails this test.
+// copyUser and copyVideo copy field by field: adding a field to app.proto
+// without copying it there fails this test.
 func TestCopiesKeepEveryField(t *testing.T) {
 	u := &appv1.User{}
 	setAll(u.ProtoReflect())
 	for _, follow := range []bool{true, false} {
 		want := proto.Clone(u).(*appv1.User)
 		want.IsFollow = follow
-		if got := withFollow(u, follow); !proto.Equal(got, want) || got == u {
-			t.Errorf("withFollow(%v):\n got %v\nwant a copy of %v", follow, got, want)
+		got := new(appv1.User)
+		if copyUser(got, u, follow); !proto.Equal(got, want) {
+			t.Errorf("copyUser(%v):\n got %v\nwant %v", follow, got, want)
 		}
 	}
 
 	v := &appv1.Video{}
 	setAll(v.ProtoReflect())
-	author := withFollow(v.GetAuthor(), true)
+	author := new(appv1.User)
+	copyUser(author, v.GetAuthor(), true)
 	for _, liked := range []bool{true, false} {
 		wantV := proto.Clone(v).(*appv1.Video)
 		wantV.IsFavorite, wantV.Author = liked, author
-		if got := withViewer(v, author, liked); !proto.Equal(got, wantV) || got == v {
-			t.Errorf("withViewer(%v):\n got %v\nwant a copy of %v", liked, got, wantV)
+		got := new(appv1.Video)
+		if copyVideo(got, v, author, liked); !proto.Equal(got, wantV) {
+			t.Errorf("copyVideo(%v):\n got %v\nwant %v", liked, got, wantV)
 		}
 	}
 }

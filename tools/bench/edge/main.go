@@ -10,7 +10,14 @@
 // here with `go build`, and this program re-executed as the hello server),
 // so the load driver's own CPU use is outside both.
 //
+// The load driver is this program's own net/http client (-driver go, the
+// default) or wrk (-driver wrk, Debian's wrk, which tools/setup.sh
+// installs). wrk spends far less CPU per request than a Go client, so more
+// of the two cores go to the server under test; it cannot read the
+// envelope, so the feed's answer is checked before and after each round.
+//
 //	go run ./tools/bench/edge -duration 10s -rounds 3 -conns 32
+//	go run ./tools/bench/edge -driver wrk -duration 10s -rounds 3 -conns 32
 package main
 
 import (
@@ -46,9 +53,14 @@ func main() {
 	rounds := flag.Int("rounds", 3, "runs per server, alternating")
 	conns := flag.Int("conns", 32, "concurrent connections of the load driver")
 	uploads := flag.Int("uploads", 10, "5 MB videos to publish for the throughput figure")
+	driver := flag.String("driver", "go", "load driver: go (this program's net/http client) or wrk")
 	serverArgs := flag.String("server-args", "", "extra flags for the all-in-one server, space-separated (e.g. \"-feed-page-ttl=0 -local-loopback\" to measure without the shared page and in-process calls)")
 	flag.Parse()
-	if err := run(*duration, *rounds, *conns, *uploads, strings.Fields(*serverArgs)); err != nil {
+	if *driver != "go" && *driver != "wrk" {
+		fmt.Fprintf(os.Stderr, "edge bench: -driver %q: want go or wrk\n", *driver)
+		os.Exit(2)
+	}
+	if err := run(*driver, *duration, *rounds, *conns, *uploads, strings.Fields(*serverArgs)); err != nil {
 		fmt.Fprintln(os.Stderr, "edge bench:", err)
 		os.Exit(1)
 	}
@@ -69,7 +81,7 @@ func freeAddr() string {
 	return l.Addr().String()
 }
 
-func run(duration time.Duration, rounds, conns, uploads int, serverArgs []string) error {
+func run(driver string, duration time.Duration, rounds, conns, uploads int, serverArgs []string) error {
 	dir, err := os.MkdirTemp("", "tremolo-edge-bench-")
 	if err != nil {
 		return err
@@ -160,6 +172,14 @@ func run(duration time.Duration, rounds, conns, uploads int, serverArgs []string
 			}
 		}()
 		load(feedURL, 9*time.Second, conns, tremolo.Process.Pid)
+		// And what it allocated: <file>.allocs, for go tool pprof
+		// -sample_index=alloc_objects.
+		if resp, err := http.Get(base + "/debug/pprof/allocs"); err == nil {
+			f, _ := os.Create(os.Getenv("TREMOLO_BENCH_PROFILE") + ".allocs")
+			_, _ = io.Copy(f, resp.Body)
+			f.Close()
+			resp.Body.Close()
+		}
 	}
 	results := map[string][]result{}
 	for r := 0; r < rounds; r++ {
@@ -167,13 +187,23 @@ func run(duration time.Duration, rounds, conns, uploads int, serverArgs []string
 			name, url string
 			pid       int
 		}{{"hello", "http://" + helloAddr + "/", hello.Process.Pid}, {"feed", feedURL, tremolo.Process.Pid}} {
-			res := load(t.url, duration, conns, t.pid)
+			var res result
+			if driver == "wrk" {
+				if res, err = loadWrk(t.url, duration, conns, t.pid); err == nil && t.name == "feed" {
+					err = checkFeed(t.url)
+				}
+				if err != nil {
+					return err
+				}
+			} else {
+				res = load(t.url, duration, conns, t.pid)
+			}
 			results[t.name] = append(results[t.name], res)
 			fmt.Printf("round %d  %-6s %8.0f req/s  p50 %7.2f ms  p99 %7.2f ms  server CPU %6.1f µs/req  driver CPU %6.1f µs/req  %6d B/resp  errors %d\n", r+1, t.name, res.qps, ms(res.p50), ms(res.p99), us(res.cpu), us(res.driver), res.size, res.errors)
 		}
 	}
 	h, f := median(results["hello"]), median(results["feed"])
-	fmt.Printf("\nmedian of %d rounds, %s each, %d connections, server flags %q\n", rounds, duration, conns, serverArgs)
+	fmt.Printf("\nmedian of %d rounds, %s each, %d connections, driver %s, server flags %q\n", rounds, duration, conns, driver, serverArgs)
 	fmt.Printf("| server | req/s | p50 ms | p99 ms | server CPU µs/req | driver CPU µs/req |\n|---|---|---|---|---|---|\n")
 	fmt.Printf("| net/http hello (baseline) | %.0f | %.2f | %.2f | %.1f | %.1f |\n", h.qps, ms(h.p50), ms(h.p99), us(h.cpu), us(h.driver))
 	fmt.Printf("| edge /douyin/feed/ (30 videos, token) | %.0f | %.2f | %.2f | %.1f | %.1f |\n", f.qps, ms(f.p50), ms(f.p99), us(f.cpu), us(f.driver))
@@ -401,3 +431,93 @@ func median(rs []result) result {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// loadWrk runs wrk on u for duration with conns connections on two threads
+// and reads its summary. Errors are wrk's socket errors and non-2xx
+// responses; the size per response includes the headers.
+func loadWrk(u string, duration time.Duration, conns, pid int) (result, error) {
+	cpu0 := cpuTime(pid)
+	cmd := exec.Command("wrk", "-t2", "-c"+strconv.Itoa(conns), "-d"+strconv.Itoa(int(duration.Seconds()))+"s", "--latency", u)
+	out, err := cmd.Output()
+	if err != nil {
+		return result{}, fmt.Errorf("wrk on %s: %w (is wrk installed? tools/setup.sh installs it)", u, err)
+	}
+	cpu := cpuTime(pid) - cpu0
+	var res result
+	var requests, readBytes float64
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) == 2 && f[0] == "Requests/sec:":
+			res.qps, _ = strconv.ParseFloat(f[1], 64)
+		case len(f) == 2 && f[0] == "50%":
+			res.p50 = wrkDuration(f[1])
+		case len(f) == 2 && f[0] == "99%":
+			res.p99 = wrkDuration(f[1])
+		case len(f) >= 5 && f[1] == "requests" && f[2] == "in":
+			requests, _ = strconv.ParseFloat(f[0], 64)
+			readBytes = wrkBytes(strings.TrimSuffix(f[4], ","))
+		case strings.HasPrefix(strings.TrimSpace(line), "Non-2xx or 3xx responses:"):
+			n, _ := strconv.ParseInt(f[len(f)-1], 10, 64)
+			res.errors += n
+		case strings.HasPrefix(strings.TrimSpace(line), "Socket errors:"):
+			for _, v := range f[2:] {
+				if n, err := strconv.ParseInt(strings.TrimSuffix(v, ","), 10, 64); err == nil {
+					res.errors += n
+				}
+			}
+		}
+	}
+	if res.qps == 0 || requests == 0 {
+		return result{}, fmt.Errorf("wrk on %s: no figures in its output:\n%s", u, out)
+	}
+	res.cpu = time.Duration(float64(cpu) / requests)
+	if st := cmd.ProcessState; st != nil {
+		res.driver = time.Duration(float64(st.UserTime()+st.SystemTime()) / requests)
+	}
+	res.size = int64(readBytes / requests)
+	return res, nil
+}
+
+// wrkDuration parses wrk's "317.00us", "5.03ms" or "1.20s".
+func wrkDuration(s string) time.Duration {
+	for _, u := range []struct {
+		suffix string
+		unit   time.Duration
+	}{{"us", time.Microsecond}, {"ms", time.Millisecond}, {"s", time.Second}} {
+		if v, ok := strings.CutSuffix(s, u.suffix); ok {
+			f, _ := strconv.ParseFloat(v, 64)
+			return time.Duration(f * float64(u.unit))
+		}
+	}
+	return 0
+}
+
+// wrkBytes parses wrk's "7.02GB", "512.00KB" or "100B".
+func wrkBytes(s string) float64 {
+	for _, u := range []struct {
+		suffix string
+		unit   float64
+	}{{"GB", 1 << 30}, {"MB", 1 << 20}, {"KB", 1 << 10}, {"B", 1}} {
+		if v, ok := strings.CutSuffix(s, u.suffix); ok {
+			f, _ := strconv.ParseFloat(v, 64)
+			return f * u.unit
+		}
+	}
+	return 0
+}
+
+// checkFeed fails unless the feed answers u with status_code 0: wrk counts
+// HTTP statuses only, and the edge says its errors with HTTP 200.
+func checkFeed(u string) error {
+	resp, err := http.Get(u)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	head := make([]byte, len(okPrefix))
+	if _, err := io.ReadFull(resp.Body, head); err != nil || !bytes.Equal(head, okPrefix) {
+		return fmt.Errorf("feed at %s did not answer status_code 0 (%q, %v)", u, head, err)
+	}
+	return nil
+}

@@ -197,12 +197,19 @@ func (s *Signer) Verify(tok string) (int64, error) {
 // on first start) and returns the signer: what the user service signs with
 // and the edge verifies with.
 func NewSignerFromConfig(cfg Config, dataDir string) (*Signer, error) {
-	if cfg.Key == "" && cfg.KeyFile == "" {
-		cfg.KeyFile = filepath.Join(dataDir, "jwt.key")
-	}
-	key, err := cfg.LoadKey()
+	key, err := KeyFor(cfg, dataDir)
 	if err != nil {
 		return nil, err
 	}
 	return NewSigner(key, cfg.TTL, cfg.Leeway)
+}
+
+// KeyFor returns the key NewSignerFromConfig signs with: cfg's key, or its
+// key file, by default dataDir/jwt.key (created on first start). The edge
+// gives it to its token-checking plugin.
+func KeyFor(cfg Config, dataDir string) ([]byte, error) {
+	if cfg.Key == "" && cfg.KeyFile == "" {
+		cfg.KeyFile = filepath.Join(dataDir, "jwt.key")
+	}
+	return cfg.LoadKey()
 }

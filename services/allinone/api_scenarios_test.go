@@ -731,3 +731,26 @@ func restarted(t *testing.T, e *env, w *world, before string) {
 	}
 	e.c.post(t, "/douyin/user/register/", vals("username", allinone.DemoUser, "password", "pw")).fails(t, "registering the demo user's name", nameTaken)
 }
+
+// A video is on the feed as soon as its publish returns, even when the feed
+// is asked for within the same millisecond (the feed's "before now" must
+// include this millisecond; a shared page built then must too).
+func TestPublishedVideoIsInTheNextFeed(t *testing.T) {
+	e := startEnv(t, t.TempDir(), nil, "-seed-demo=false")
+	a := register(t, e, inForm, "quick", "pw")
+	for i := range 20 {
+		title := fmt.Sprintf("quick %d", i)
+		e.c.publish(t, nil, field("token", a.token), field("title", title), file(videotest.MP4())).ok(t, "publish "+title)
+		r := e.c.get(t, "/douyin/feed/", vals("token", a.token)).ok(t, "feed after publishing "+title)
+		if len(r.VideoList) != i+1 || r.VideoList[0].Title != title {
+			t.Fatalf("feed right after publishing %q: %d videos, newest %q", title, len(r.VideoList), firstTitle(r.VideoList))
+		}
+	}
+}
+
+func firstTitle(vs []apiVideo) string {
+	if len(vs) == 0 {
+		return ""
+	}
+	return vs[0].Title
+}

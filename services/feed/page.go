@@ -100,7 +100,9 @@ const buildTimeout = 2 * time.Second
 // newPage assembles the newest page before the time t for nobody.
 func (s *Service) newPage(ctx context.Context, t time.Time) (*page, error) {
 	ctx = auth.WithUser(ctx, 0) // nobody: no likes, no follows
-	before := t.UnixMilli()
+	// Videos published up to now, this millisecond included: one published
+	// just before the request must be on the page.
+	before := t.UnixMilli() + 1
 	videos, next, err := s.latest(ctx, before, PageSize)
 	if err != nil {
 		return nil, err

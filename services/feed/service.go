@@ -78,7 +78,7 @@ func (s *Service) GetFeed(ctx context.Context, req *feedv1.GetFeedRequest) (*fee
 		}
 	}
 	if before == 0 {
-		before = time.Now().UnixMilli()
+		before = time.Now().UnixMilli() + 1 // this millisecond included
 	}
 	videos, next, err := s.latest(ctx, before, limit)
 	if err != nil {

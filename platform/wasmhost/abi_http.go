@@ -138,7 +138,14 @@ func (ex *exchange) mutable(fn string) *http.Request {
 		ex.abort(KindABI, "%s: the request cannot change after next", fn)
 	}
 	if ex.r == ex.orig {
-		ex.r = ex.orig.Clone(ex.orig.Context())
+		// A copy of what the ABI can change (method, URI, host, headers),
+		// sharing the rest: http.Request.Clone would copy it all.
+		r := new(http.Request)
+		*r = *ex.orig
+		u := *ex.orig.URL
+		r.URL = &u
+		r.Header = ex.orig.Header.Clone()
+		ex.r = r
 	}
 	return ex.r
 }

@@ -18,6 +18,7 @@
 package jwt
 
 import (
+	"errors"
 	"strconv"
 	"unsafe"
 
@@ -29,21 +30,24 @@ const UserHeader = "X-Tremolo-User-Id"
 
 // The codes and envelopes of refused requests (docs/errors.md).
 const (
-	CodeTokenRequired = 10002
-	CodeTokenInvalid  = 10003
-	CodeTokenExpired  = 10004
+	CodeInvalidParameter = 10001
+	CodeTokenRequired    = 10002
+	CodeTokenInvalid     = 10003
+	CodeTokenExpired     = 10004
 )
 
 var (
-	envRequired = sdk.Envelope(CodeTokenRequired, "please sign in: this needs a token")
-	envInvalid  = sdk.Envelope(CodeTokenInvalid, "the token is not valid: please sign in again")
-	envExpired  = sdk.Envelope(CodeTokenExpired, "the token has expired: please sign in again")
+	envFormTooLarge = sdk.Envelope(CodeInvalidParameter, "the form is too large")
+	envRequired     = sdk.Envelope(CodeTokenRequired, "please sign in: this needs a token")
+	envInvalid      = sdk.Envelope(CodeTokenInvalid, "the token is not valid: please sign in again")
+	envExpired      = sdk.Envelope(CodeTokenExpired, "the token has expired: please sign in again")
 )
 
 // Plugin is the jwt plugin. It is safe for concurrent use.
 type Plugin struct {
 	cfg      Config
 	verifier *Verifier
+	verified verifiedCache
 	routes   routes
 	headers  []string // ClaimHeaders' headers, in Verifier.extra's order
 }
@@ -85,16 +89,24 @@ func (p *Plugin) HandleRequest(req sdk.Request, resp sdk.Response) bool {
 		req.RemoveHeader(h)
 	}
 	public := p.routes.public(req.Path())
-	tok := p.token(req)
+	tok, formTooLarge := p.token(req)
 	if tok == "" {
 		if public {
 			return true
+		}
+		if formTooLarge {
+			// The token may be in the part of the form not searched: the
+			// form is refused for its size, as the edge refuses forms over
+			// its own bound, rather than the client told to sign in.
+			sdk.CounterAdd("refused_form_too_large", 1)
+			sdk.Refuse(resp, envFormTooLarge)
+			return false
 		}
 		sdk.CounterAdd("refused_token_required", 1)
 		sdk.Refuse(resp, envRequired)
 		return false
 	}
-	c, err := p.verifier.Verify(tok)
+	c, err := p.verifier.verifyCached(&p.verified, tok)
 	if err != nil {
 		if public {
 			// The app keeps sending its old token to the feed and to
@@ -127,24 +139,27 @@ func isExpired(err error) bool {
 }
 
 // token finds the request's token: the query parameter, else the form
-// field of a url-encoded body, else a bearer token.
-func (p *Plugin) token(req sdk.Request) string {
+// field of a url-encoded body, else a bearer token. formTooLarge reports a
+// form body over max_form_bytes, which was passed on unsearched.
+func (p *Plugin) token(req sdk.Request) (tok string, formTooLarge bool) {
 	if t, ok := sdk.Query(req, p.cfg.QueryParam); ok && t != "" {
-		return t
+		return t, false
 	}
 	if ct, ok := req.Header("Content-Type"); ok && sdk.HasPrefixFold(ct, "application/x-www-form-urlencoded") {
-		if body, err := req.Body(p.cfg.MaxFormBytes); err == nil && len(body) > 0 {
+		body, err := req.Body(p.cfg.MaxFormBytes)
+		if err == nil && len(body) > 0 {
 			// The body outlives this request only as the next
 			// handler's copy, so a view of it is safe here.
 			if t, ok := sdk.QueryValue(unsafe.String(unsafe.SliceData(body), len(body)), p.cfg.FormField); ok && t != "" {
-				return t
+				return t, false
 			}
 		}
+		formTooLarge = errors.Is(err, sdk.ErrBodyTooLarge)
 	}
 	if h, ok := req.Header("Authorization"); ok && len(h) > 7 && sdk.HasPrefixFold(h, "Bearer ") {
-		return trimOWS(h[7:])
+		return trimOWS(h[7:]), false
 	}
-	return ""
+	return "", formTooLarge
 }
 
 func trimOWS(s string) string {

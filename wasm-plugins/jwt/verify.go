@@ -74,16 +74,28 @@ var b64 = base64.RawURLEncoding.Strict()
 // Verify checks tok and returns its claims, or ErrExpired or ErrInvalid
 // (wrapped with the reason, for logs).
 func (v *Verifier) Verify(tok string) (Claims, error) {
+	c, _, err := v.verify(tok)
+	return c, err
+}
+
+// window is when a verified token's time claims hold (leeway included), in
+// Unix seconds: from its nbf or iat, until its exp (±Inf without them).
+type window struct{ from, until float64 }
+
+func (w window) holds(t float64) bool { return t >= w.from && t <= w.until }
+
+// verify is Verify that also returns when the token is valid.
+func (v *Verifier) verify(tok string) (Claims, window, error) {
 	if len(tok) > MaxTokenLen || len(tok) == 0 {
-		return Claims{}, invalid("length")
+		return Claims{}, window{}, invalid("length")
 	}
 	dot1 := strings.IndexByte(tok, '.')
 	if dot1 <= 0 {
-		return Claims{}, invalid("not three parts")
+		return Claims{}, window{}, invalid("not three parts")
 	}
 	dot2 := strings.IndexByte(tok[dot1+1:], '.') + dot1 + 1
 	if dot2 <= dot1+1 || dot2 == len(tok)-1 || strings.IndexByte(tok[dot2+1:], '.') >= 0 {
-		return Claims{}, invalid("not three non-empty parts")
+		return Claims{}, window{}, invalid("not three non-empty parts")
 	}
 	raw := unsafe.Slice(unsafe.StringData(tok), len(tok))
 	sc := scratches.Get().(*scratch)
@@ -94,26 +106,26 @@ func (v *Verifier) Verify(tok string) (Claims, error) {
 	buf := sc.buf[:]
 	hn, err := b64.Decode(buf, raw[:dot1])
 	if err != nil {
-		return Claims{}, invalid("header is not base64url")
+		return Claims{}, window{}, invalid("header is not base64url")
 	}
 	header, buf := buf[:hn], buf[hn:]
 	pn, err := b64.Decode(buf, raw[dot1+1:dot2])
 	if err != nil {
-		return Claims{}, invalid("payload is not base64url")
+		return Claims{}, window{}, invalid("payload is not base64url")
 	}
 	payload, buf := buf[:pn], buf[pn:]
 	sn, err := b64.Decode(buf, raw[dot2+1:])
 	if err != nil {
-		return Claims{}, invalid("signature is not base64url")
+		return Claims{}, window{}, invalid("signature is not base64url")
 	}
 	sig := buf[:sn]
 
 	alg, kid, err := parseHeader(header)
 	if err != nil {
-		return Claims{}, err
+		return Claims{}, window{}, err
 	}
 	if !v.verifySignature(alg, kid, raw[:dot2], sig) {
-		return Claims{}, invalid("signature")
+		return Claims{}, window{}, invalid("signature")
 	}
 	return v.checkClaims(payload)
 }
@@ -204,7 +216,7 @@ func (v *Verifier) verifySignature(alg keys.Alg, kid, msg, sig []byte) bool {
 // registered are the claims checkClaims reads.
 var registered = []string{"iss", "sub", "aud", "exp", "nbf", "iat"}
 
-func (v *Verifier) checkClaims(payload []byte) (Claims, error) {
+func (v *Verifier) checkClaims(payload []byte) (Claims, window, error) {
 	var (
 		iss, sub, aud    []byte
 		exp, nbf, iat    float64
@@ -272,9 +284,9 @@ func (v *Verifier) checkClaims(payload []byte) (Claims, error) {
 	})
 	if err != nil {
 		if badValue {
-			return Claims{}, invalid("a registered claim has the wrong type")
+			return Claims{}, window{}, invalid("a registered claim has the wrong type")
 		}
-		return Claims{}, invalid("claims are not a valid JSON object, or repeat a claim")
+		return Claims{}, window{}, invalid("claims are not a valid JSON object, or repeat a claim")
 	}
 
 	now := v.now()
@@ -282,34 +294,34 @@ func (v *Verifier) checkClaims(payload []byte) (Claims, error) {
 	leeway := v.leeway.Seconds()
 	if hasExp {
 		if t > exp+leeway {
-			return Claims{}, &reasonError{ErrExpired, "exp"}
+			return Claims{}, window{}, &reasonError{ErrExpired, "exp"}
 		}
 	} else if v.requireExp {
-		return Claims{}, invalid("no exp")
+		return Claims{}, window{}, invalid("no exp")
 	}
 	if hasNbf && t+leeway < nbf {
-		return Claims{}, invalid("not valid yet (nbf)")
+		return Claims{}, window{}, invalid("not valid yet (nbf)")
 	}
 	if hasIat && t+leeway < iat {
-		return Claims{}, invalid("issued in the future (iat)")
+		return Claims{}, window{}, invalid("issued in the future (iat)")
 	}
 	if v.issuer != "" && string(iss) != v.issuer {
-		return Claims{}, invalid("issuer")
+		return Claims{}, window{}, invalid("issuer")
 	}
 	if seen[2] {
 		ok, valid := audienceMatches(aud, v.audience)
 		if !valid {
-			return Claims{}, invalid("aud is neither a string nor an array of strings")
+			return Claims{}, window{}, invalid("aud is neither a string nor an array of strings")
 		}
 		if len(v.audience) > 0 && !ok {
-			return Claims{}, invalid("audience")
+			return Claims{}, window{}, invalid("audience")
 		}
 	} else if len(v.audience) > 0 {
-		return Claims{}, invalid("no aud")
+		return Claims{}, window{}, invalid("no aud")
 	}
 	id, ok := parseUserID(sub)
 	if !ok {
-		return Claims{}, invalid("sub is not a user id")
+		return Claims{}, window{}, invalid("sub is not a user id")
 	}
 	c := Claims{UserID: id}
 	if len(v.extra) > 0 {
@@ -318,7 +330,17 @@ func (v *Verifier) checkClaims(payload []byte) (Claims, error) {
 			c.Extra[i] = extraValue(raw)
 		}
 	}
-	return c, nil
+	w := window{from: math.Inf(-1), until: math.Inf(1)}
+	if hasExp {
+		w.until = exp + leeway
+	}
+	if hasNbf {
+		w.from = nbf - leeway
+	}
+	if hasIat {
+		w.from = max(w.from, iat-leeway)
+	}
+	return c, w, nil
 }
 
 // audienceMatches reports whether the raw "aud" (a string or an array of

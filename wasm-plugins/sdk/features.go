@@ -13,6 +13,11 @@ const (
 	FeatureBufferResponse Features = 1 << 1
 	// FeatureTrailers asks for access to trailers.
 	FeatureTrailers Features = 1 << 2
+	// FeatureSkipResponse is Tremolo's (wasm-plugins/ABI.md): the host does
+	// not call handle_response and frees the instance before the next
+	// handler runs. Register enables it for plugins that are not a
+	// ResponseHandler; other hosts ignore it.
+	FeatureSkipResponse Features = 1 << 16
 )
 
 // Has reports whether every feature of want is in f.

@@ -36,6 +36,11 @@ func Register(f Factory) {
 	}
 	handler = h
 	respHandler, _ = h.(ResponseHandler)
+	if respHandler == nil {
+		// Nothing to do after the next handler: the instance can serve
+		// another request meanwhile, and no second call is made.
+		EnableFeatures(FeatureSkipResponse)
+	}
 }
 
 // Registered returns the Factory given to Register, or nil.

@@ -1,8 +1,10 @@
 # The README's commands. Each installs what it needs first.
 .PHONY: run test generate gazelle
 
-# Run the Douyin backend in one process on the embedded defaults.
+# Run the Douyin backend in one process on the embedded defaults, with the
+# edge's WASM plugins (built first into .build/plugins).
 run:
+	bash wasm-plugins/build.sh >/dev/null
 	go run ./cmd/tremolo $(ARGS)
 
 # Run every test (set-up, lint, generated-code check, go test, bazel build/test).

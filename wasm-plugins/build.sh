@@ -17,7 +17,7 @@ mkdir -p "$out"
 out="$(cd "$out" && pwd)"
 
 go="${GO:-go}"
-# Plugins using the tremolo host module; internal/plugintest keeps the same
+# Plugins using the tremolo host module; plugintest keeps the same
 # list (HostModulePlugins).
 host_module_plugins=" jwt ratelimit "
 

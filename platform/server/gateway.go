@@ -50,6 +50,16 @@ func NewGateway(extra ...runtime.ServeMuxOption) *runtime.ServeMux {
 	}, extra...)...)
 }
 
+// routingHeaders travel as gRPC metadata under their lower-case names: the
+// version or label of gray routing, A/B assignments, the traffic tag and the
+// user's cell, which the edge's plugins set (wasm-plugins/ABI.md).
+var routingHeaders = map[string]bool{
+	"X-Tremolo-Version":    true,
+	"X-Tremolo-Experiment": true,
+	"X-Traffic-Tag":        true,
+	"X-Cell-Id":            true,
+}
+
 // incomingHeader passes Accept-Language on as gRPC metadata (for localized
 // error messages) and the standard HTTP headers under grpc-gateway's
 // "grpcgateway-" prefix. Unlike grpc-gateway's default it drops
@@ -64,6 +74,9 @@ func incomingHeader(key string) (string, bool) {
 	}
 	if strings.HasPrefix(key, "Grpc-Metadata-") || key == requestid.Header {
 		return "", false
+	}
+	if routingHeaders[key] {
+		return strings.ToLower(key), true
 	}
 	return runtime.DefaultHeaderMatcher(key)
 }

@@ -1,6 +1,7 @@
 package wasmchain
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -142,8 +143,12 @@ func unmarshal(raw []byte, f *File) error { return yaml.UnmarshalStrict(raw, f) 
 
 // expand replaces ${name} in every string of a JSON document.
 func expand(doc json.RawMessage, vars map[string]string) ([]byte, error) {
+	// Numbers stay as written (json.Number), so that an id or a limit
+	// beyond 2^53 is not rounded through a float64.
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	dec.UseNumber()
 	var v any
-	if err := json.Unmarshal(doc, &v); err != nil {
+	if err := dec.Decode(&v); err != nil {
 		return nil, err
 	}
 	var missing []string

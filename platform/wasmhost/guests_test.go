@@ -9,36 +9,24 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tremolo-dev/tremolo/platform/wasmhost/wasmhosttest"
 )
 
-// The test guests are Go programs under testdata/guests/<name>, one module
-// apart from Tremolo's (stdlib only, sharing the ABI helpers of its package
-// abi), each built once per test binary run with the Go toolchain that runs
-// the tests (GOOS=wasip1 GOARCH=wasm -buildmode=c-shared). Bazel, which
-// cannot run the go command in a test, sets WASMHOST_TESTDATA_DIR to a
-// directory of prebuilt <name>.wasm instead.
+// The test guests: see wasmhosttest.
 
-const testdataDirEnv = "WASMHOST_TESTDATA_DIR"
-
-var (
-	guestsMu  sync.Mutex
-	guestOnce = map[string]*sync.Once{}
-	guestWasm = map[string][]byte{}
-	guestErr  = map[string]error{}
-	buildDir  string
-)
+// buildDir holds what the tests compile (wazero's cache), for one run.
+var buildDir string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "wasmhost-guests-")
+	dir, err := os.MkdirTemp("", "wasmhost-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
@@ -49,42 +37,10 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// guest returns the module of testdata/guests/<name>, building it on first use.
+// guest returns the module of testdata/guests/<name>.
 func guest(t testing.TB, name string) []byte {
 	t.Helper()
-	guestsMu.Lock()
-	once, ok := guestOnce[name]
-	if !ok {
-		once = new(sync.Once)
-		guestOnce[name] = once
-	}
-	guestsMu.Unlock()
-	once.Do(func() {
-		wasm, err := buildGuest(name)
-		guestsMu.Lock()
-		guestWasm[name], guestErr[name] = wasm, err
-		guestsMu.Unlock()
-	})
-	guestsMu.Lock()
-	defer guestsMu.Unlock()
-	if err := guestErr[name]; err != nil {
-		t.Fatalf("guest %s: %v", name, err)
-	}
-	return guestWasm[name]
-}
-
-func buildGuest(name string) ([]byte, error) {
-	if dir := os.Getenv(testdataDirEnv); dir != "" {
-		return os.ReadFile(filepath.Join(dir, name+".wasm"))
-	}
-	out := filepath.Join(buildDir, name+".wasm")
-	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-buildmode=c-shared", "-o", out, "./"+name)
-	cmd.Dir = filepath.Join("testdata", "guests")
-	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "GOFLAGS=-mod=mod", "GOPROXY=off", "GOWORK=off", "CGO_ENABLED=0")
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("go build (or set %s to prebuilt modules): %v\n%s", testdataDirEnv, err, msg)
-	}
-	return os.ReadFile(out)
+	return wasmhosttest.Guest(t, name)
 }
 
 // syncBuffer is a log destination tests read while handlers write to it.

@@ -205,6 +205,11 @@ func (c *client) try(method, path, rawQuery, body string, hasBody bool) (*reply,
 	return c.send(req, path)
 }
 
+// tryGet gets path with p in the query, for goroutines.
+func (c *client) tryGet(path string, p url.Values) (*reply, error) {
+	return c.try(http.MethodGet, path, p.Encode(), "", false)
+}
+
 // tryPost posts p as a url-encoded form, for goroutines.
 func (c *client) tryPost(path string, p url.Values) (*reply, error) {
 	return c.try(http.MethodPost, path, "", p.Encode(), true)
@@ -226,6 +231,12 @@ func (c *client) do(t testing.TB, req *http.Request, route string) *reply {
 // ids below 2^53, and on register/login failure "token": "" and
 // "user_id": 0.
 func (c *client) send(req *http.Request, route string) (*reply, error) {
+	return c.sendHeaders(req, route, nil)
+}
+
+// sendHeaders is send that also gives the response's headers to header,
+// when not nil.
+func (c *client) sendHeaders(req *http.Request, route string, header *http.Header) (*reply, error) {
 	what := req.Method + " " + req.URL.Path
 	if len(req.URL.RawQuery) < 200 {
 		what += "?" + req.URL.RawQuery
@@ -235,6 +246,9 @@ func (c *client) send(req *http.Request, route string) (*reply, error) {
 		return nil, fmt.Errorf("%s: %v", what, err)
 	}
 	defer resp.Body.Close()
+	if header != nil {
+		*header = resp.Header
+	}
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return nil, fmt.Errorf("%s: reading the answer: %v", what, err)

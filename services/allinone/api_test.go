@@ -24,9 +24,18 @@ import (
 	"github.com/tremolo-dev/tremolo/platform/server"
 	"github.com/tremolo-dev/tremolo/platform/sqldb/pgtest"
 	"github.com/tremolo-dev/tremolo/services/allinone"
+	"github.com/tremolo-dev/tremolo/wasm-plugins/plugintest"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+func TestMain(m *testing.M) {
+	// The shared PostgreSQL server, and the plugin modules built for the
+	// tests, are removed when the tests end.
+	pgtest.Main(pgtest.RunFunc(func() int {
+		code := plugintest.Main(m)
+		_ = os.RemoveAll(compiledPlugins())
+		return code
+	}))
+}
 
 // testKey signs the tokens of every app the tests start, so that a token
 // survives a restart and the tests can sign expired ones.
@@ -43,6 +52,7 @@ var services = []string{"user", "video", "favorite", "comment", "relation", "mes
 type env struct {
 	dir  string            // the data directory
 	dsns map[string]string // per service; empty: SQLite in dir
+	args []string          // extra flags, kept across restarts
 	tmp  string            // the process's TMPDIR (the edge spools uploads there)
 	app  *fxtest.App
 	base string // http://127.0.0.1:port
@@ -64,6 +74,9 @@ func startEnv(t *testing.T, dir string, dsns map[string]string, extraArgs ...str
 		"-jwt-key", testKey,
 		"-edge-max-upload-bytes", strconv.Itoa(maxUpload),
 		"-shutdown-timeout", "2s",
+		// The native middleware unless a test asks for the plugin chain
+		// (which needs its modules built: see wasmArgs).
+		"-edge-middleware", "native",
 	}
 	for _, s := range services {
 		if dsn := dsns[s]; dsn != "" {
@@ -80,7 +93,7 @@ func startEnv(t *testing.T, dir string, dsns map[string]string, extraArgs ...str
 	if err := config.NewFlagSet("tremolo-api-test", &pcfg, &acfg).Parse(args); err != nil {
 		t.Fatal(err)
 	}
-	e := &env{dir: dir, dsns: dsns, tmp: os.Getenv("TMPDIR")}
+	e := &env{dir: dir, dsns: dsns, args: extraArgs, tmp: os.Getenv("TMPDIR")}
 	var srv *server.Server
 	e.app = fxtest.New(t, app.Options(pcfg), allinone.Modules(acfg), fx.Populate(&srv))
 	e.app.RequireStart()
@@ -102,7 +115,7 @@ func (e *env) stop() {
 func (e *env) restart(t *testing.T) *env {
 	t.Helper()
 	e.stop()
-	return startEnv(t, e.dir, e.dsns)
+	return startEnv(t, e.dir, e.dsns, e.args...)
 }
 
 // TestAPI runs the whole suite on each backend: one app per backend,
@@ -122,7 +135,14 @@ func TestAPI(t *testing.T) {
 			// The edge spools uploads to TMPDIR: a private one shows that
 			// failed uploads leave nothing behind.
 			t.Setenv("TMPDIR", t.TempDir())
-			e := startEnv(t, t.TempDir(), dsns)
+			// The edge's two middlewares, each on one backend: the plugin
+			// chain (the default) and the native token check (the
+			// benchmark baseline) must answer the app alike.
+			args := []string{"-edge-middleware", "native"}
+			if backend == "sqlite" {
+				args = wasmArgs(t)
+			}
+			e := startEnv(t, t.TempDir(), dsns, args...)
 			runSuite(t, e)
 			t.Logf("%s: %v", backend, time.Since(began).Round(time.Millisecond))
 		})

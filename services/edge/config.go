@@ -20,8 +20,9 @@ type Config struct {
 	// empty means the process's local zone.
 	TimeZone string
 	// Middleware is "wasm" (the plugin chain of PluginsFile checks tokens,
-	// limits rates, routes and colours requests) or "native" (the token
-	// check of platform/auth alone, the benchmark baseline).
+	// limits rates, routes and colours requests), "native" (the token check
+	// of platform/auth alone) or "go" (PluginsFile's plugins compiled in,
+	// without WebAssembly: the baseline of the chain's benchmark).
 	Middleware string
 	// PluginsFile is the chain file of the wasm middleware (see
 	// platform/wasmchain), reloaded when it or a module changes.
@@ -43,7 +44,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.MediaOrigin, "media-origin", "", "HTTP URL of the video service when it runs in another process; /media/ is proxied to it")
 	fs.Int64Var(&c.MaxUploadBytes, "edge-max-upload-bytes", 100<<20, "largest video the edge accepts for publishing")
 	fs.StringVar(&c.TimeZone, "edge-time-zone", "", "time zone of comments' create_date, e.g. Asia/Shanghai (default: local)")
-	fs.StringVar(&c.Middleware, "edge-middleware", "wasm", "edge middleware: wasm (the plugin chain of -edge-plugins) or native (token check only, in Go)")
+	fs.StringVar(&c.Middleware, "edge-middleware", "wasm", "edge middleware: wasm (the plugin chain of -edge-plugins), native (token check only, in Go) or go (the chain's plugins compiled in, no WebAssembly: a benchmark baseline)")
 	fs.StringVar(&c.PluginsFile, "edge-plugins", "wasm-plugins/chain.yaml", "chain file of the WASM plugins (-edge-middleware=wasm); build the modules with wasm-plugins/build.sh")
 	fs.StringVar(&c.PluginsCacheDir, "edge-plugins-cache", "", "directory for compiled plugins (default <data-dir>/wasm-cache)")
 	fs.StringVar(&c.RedisAddr, "edge-redis", "", "Redis address for the plugins' shared rate limits, host:port (default: in the process)")

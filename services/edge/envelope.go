@@ -16,6 +16,12 @@ import (
 // and status_code/status_msg from err's spec.
 func envelope(path string, err error) []byte {
 	code, msg := statusOf(err)
+	return envelopeOf(path, code, msg)
+}
+
+// envelopeOf is the route's response with every field at its zero value
+// and the given status.
+func envelopeOf(path string, code int32, msg string) []byte {
 	var m protoreflect.Message
 	if r, ok := routes[trimSlash(path)]; ok {
 		m = r.response.New()

@@ -8,27 +8,24 @@ import (
 
 	edgev1 "github.com/tremolo-dev/tremolo/gen/douyin/edge/v1"
 	"github.com/tremolo-dev/tremolo/platform/auth"
-	"github.com/tremolo-dev/tremolo/platform/rpc"
+	"github.com/tremolo-dev/tremolo/platform/requestid"
 	"github.com/tremolo-dev/tremolo/platform/server"
 	"github.com/tremolo-dev/tremolo/platform/token"
 )
 
-// Handler builds the app's HTTP API: trailing slashes dropped, publish to
-// its multipart handler, every other route through parameter parsing, the
-// token check and grpc-gateway (gw, on which the DouyinService is
-// registered). Every failure is an envelope.
-func Handler(gw *runtime.ServeMux, pub http.Handler, verifier auth.Verifier) http.Handler {
-	authed := auth.Middleware{
-		Verifier: verifier,
-		Public: func(r *http.Request) bool {
-			rt, ok := routes[trimSlash(r.URL.Path)]
-			return !ok || rt.method.Auth == rpc.AuthPublic // unknown routes get "no such route", not "sign in"
-		},
-		Reject: func(w http.ResponseWriter, r *http.Request, err error) { writeEnvelope(w, r, tokenError(err)) },
-	}.Wrap(gw)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.URL.Path = trimSlash(r.URL.Path)
-		r.URL.RawPath = ""
+// Handler builds the app's HTTP API: trailing slashes dropped, unknown
+// routes answered at once, then mw's Front (the WASM chain), then publish to
+// its multipart handler and every other route through parameter parsing,
+// mw's User (who the user is) and grpc-gateway (gw, on which the
+// DouyinService is registered). Every failure is an envelope.
+//
+// The client's own UserHeader is dropped first: only the chain may set it.
+// Unknown routes skip the chain, so that they get "no such route" whatever
+// the plugins think of the request.
+func Handler(gw *runtime.ServeMux, pub http.Handler, mw Middleware) (http.Handler, error) {
+	withUser := mw.User(gw)
+	routed := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		markRouted(r)
 		if r.URL.Path == publishPath {
 			pub.ServeHTTP(w, r)
 			return
@@ -37,8 +34,37 @@ func Handler(gw *runtime.ServeMux, pub http.Handler, verifier auth.Verifier) htt
 			writeEnvelope(w, r, err)
 			return
 		}
-		authed.ServeHTTP(w, r)
+		withUser.ServeHTTP(w, r)
 	})
+	var front http.Handler = routed
+	if mw.Front != nil {
+		var err error
+		if front, err = mw.Front(routed); err != nil {
+			return nil, err
+		}
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Header.Del(UserHeader)
+		r.URL.Path = trimSlash(r.URL.Path)
+		r.URL.RawPath = ""
+		if _, ok := routes[r.URL.Path]; !ok {
+			gw.ServeHTTP(w, r) // the routing error's envelope
+			return
+		}
+		if mw.Front == nil {
+			front.ServeHTTP(w, r)
+			return
+		}
+		// The request id the platform gave this request (from a valid
+		// X-Request-Id, or new), so that a colouring plugin keeps it
+		// rather than making another.
+		if id := requestid.FromContext(r.Context()); id != "" {
+			r.Header.Set(requestid.Header, id)
+		}
+		pr, r := withPluginReply(w, r)
+		front.ServeHTTP(pr, r)
+		pr.finish()
+	}), nil
 }
 
 // NewGateway returns the grpc-gateway mux of the app's API: the platform's

@@ -2,12 +2,15 @@ package edge
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"net/http/httputil"
 	"net/url"
 	"os"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/fx"
 
 	commentv1 "github.com/tremolo-dev/tremolo/gen/douyin/comment/v1"
@@ -42,11 +45,14 @@ type ClientsParams struct {
 type HandlerParams struct {
 	fx.In
 
-	Config Config
-	App    app.Config
-	Conns  *client.Conns
-	Videos videov1.VideoServiceClient
-	Token  token.Config
+	Config     Config
+	App        app.Config
+	Conns      *client.Conns
+	Videos     videov1.VideoServiceClient
+	Token      token.Config
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+	Lifecycle  fx.Lifecycle
 }
 
 // HandlerResult adds the app's routes (and a /media/ proxy when the video
@@ -98,7 +104,7 @@ func (c Config) resolve() (Config, error) {
 
 // NewHTTP builds the app's HTTP API, calling the DouyinService through the
 // process's client connections (so REST calls pass the same interceptors as
-// gRPC ones).
+// gRPC ones), behind the middleware of Config.Middleware.
 func NewHTTP(p HandlerParams) (HandlerResult, error) {
 	signer, err := token.NewSignerFromConfig(p.Token, p.App.DataDir)
 	if err != nil {
@@ -112,8 +118,7 @@ func NewHTTP(p HandlerParams) (HandlerResult, error) {
 	if err := edgev1.RegisterDouyinServiceHandlerClient(context.Background(), gw, edgev1.NewDouyinServiceClient(cc)); err != nil {
 		return HandlerResult{}, fmt.Errorf("edge: registering routes: %w", err)
 	}
-	pub := &publisher{videos: p.Videos, verifier: signer, maxBytes: p.Config.MaxUploadBytes, tempDir: os.TempDir(), spools: make(chan struct{}, maxSpools)}
-	res := HandlerResult{Handlers: []server.Handler{{Pattern: "/douyin/", Handler: Handler(gw, pub, signer)}}}
+	var res HandlerResult
 	if p.Config.MediaOrigin != "" {
 		origin, err := url.Parse(p.Config.MediaOrigin)
 		if err != nil || origin.Host == "" {
@@ -121,5 +126,43 @@ func NewHTTP(p HandlerParams) (HandlerResult, error) {
 		}
 		res.Handlers = append(res.Handlers, server.Handler{Pattern: "GET /media/", Handler: httputil.NewSingleHostReverseProxy(origin)})
 	}
+	pub := &publisher{videos: p.Videos, verifier: signer, maxBytes: p.Config.MaxUploadBytes, tempDir: os.TempDir(), spools: make(chan struct{}, maxSpools)}
+
+	var (
+		mw      Middleware
+		plugins *plugins
+	)
+	switch p.Config.Middleware {
+	case MiddlewareNative:
+		mw = NativeMiddleware(signer)
+	case MiddlewareWasm:
+		key, err := token.KeyFor(p.Token, p.App.DataDir)
+		if err != nil {
+			return HandlerResult{}, err
+		}
+		if plugins, err = openPlugins(p.Config, p.App.DataDir, key, p.Logger, p.Registerer); err != nil {
+			return HandlerResult{}, err
+		}
+		mw = WasmMiddleware(plugins.front)
+	case MiddlewareGo:
+		key, err := token.KeyFor(p.Token, p.App.DataDir)
+		if err != nil {
+			return HandlerResult{}, err
+		}
+		mw = WasmMiddleware(nativeChain(p.Config.PluginsFile, chainVars(key)))
+	default:
+		return HandlerResult{}, fmt.Errorf("edge: -edge-middleware %q: want %s, %s or %s", p.Config.Middleware, MiddlewareWasm, MiddlewareNative, MiddlewareGo)
+	}
+	h, err := Handler(gw, pub, mw)
+	if err != nil {
+		if plugins != nil {
+			err = errors.Join(err, plugins.stop(context.Background()))
+		}
+		return HandlerResult{}, err
+	}
+	if plugins != nil {
+		p.Lifecycle.Append(fx.Hook{OnStart: plugins.start, OnStop: plugins.stop})
+	}
+	res.Handlers = append(res.Handlers, server.Handler{Pattern: "/douyin/", Handler: h})
 	return res, nil
 }

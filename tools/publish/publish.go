@@ -162,7 +162,7 @@ func Build(ctx context.Context, in *Inputs, o Options, logf func(string, ...any)
 				}
 				img, err := oci.NewImage(oci.ImageSpec{
 					Service: s.Name, Platform: p, Base: base, Binary: layer, Created: o.Created,
-					Labels: labels, Ports: []string{"8080/tcp", "9000/tcp"},
+					Labels: labels, Ports: []string{"8080/tcp", "9000/tcp"}, Env: imageEnv(s),
 				})
 				if err != nil {
 					return err
@@ -473,4 +473,16 @@ func firstNonEmpty(s ...string) string {
 		}
 	}
 	return ""
+}
+
+// imageEnv is a service image's own configuration. The images carry the
+// binary alone, not the edge's WASM plugins, so an edge in an image checks
+// tokens with the native middleware unless the deployment mounts a chain
+// file and its modules and sets TREMOLO_EDGE_MIDDLEWARE=wasm and
+// TREMOLO_EDGE_PLUGINS (docs/images.md).
+func imageEnv(s *Service) []string {
+	if s.Name == "edge" || s.AllInOne {
+		return []string{"TREMOLO_EDGE_MIDDLEWARE=native"}
+	}
+	return nil
 }

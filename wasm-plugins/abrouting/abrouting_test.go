@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/tremolo-dev/tremolo/wasm-plugins/abrouting"
-	"github.com/tremolo-dev/tremolo/wasm-plugins/internal/plugintest"
+	"github.com/tremolo-dev/tremolo/wasm-plugins/plugintest"
 	"github.com/tremolo-dev/tremolo/wasm-plugins/sdk/nethttp"
 )
 
@@ -201,10 +201,9 @@ func benchmark(b *testing.B, h http.Handler) {
 	r := user("/douyin/feed", "1234567")
 	w := httptest.NewRecorder()
 	b.ReportAllocs()
-	b.ResetTimer()
-	for range b.N {
+	plugintest.Timed(b, func() {
 		h.ServeHTTP(w, r)
-	}
+	})
 }
 
 var nop = http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})

@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/tremolo-dev/tremolo/wasm-plugins/colour"
-	"github.com/tremolo-dev/tremolo/wasm-plugins/internal/plugintest"
+	"github.com/tremolo-dev/tremolo/wasm-plugins/plugintest"
 	"github.com/tremolo-dev/tremolo/wasm-plugins/sdk/nethttp"
 )
 
@@ -209,12 +209,11 @@ func benchmark(b *testing.B, h http.Handler) {
 	r.Header.Set("User-Agent", "Douyin/1.0")
 	w := httptest.NewRecorder()
 	b.ReportAllocs()
-	b.ResetTimer()
-	for range b.N {
+	plugintest.Timed(b, func() {
 		r.Header.Del(colour.RequestIDHeader)
 		r.Header.Del(colour.TrafficTagHeader)
 		h.ServeHTTP(w, r)
-	}
+	})
 }
 
 var nop = http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})

@@ -5,9 +5,9 @@
 //
 // Modules are built once per test binary (go build, GOOS=wasip1
 // GOARCH=wasm, -buildmode=c-shared, the flags of build.sh) into a temporary
-// directory, or taken from the directory named by TREMOLO_PLUGINS_DIR, so a
-// build system (Bazel) can supply prebuilt ones; files there are named as
-// build.sh names them.
+// directory, or taken from the directory named by TREMOLO_PLUGINS_DIR or the
+// space-separated paths of TREMOLO_PLUGIN_FILES, so a build system (Bazel)
+// can supply prebuilt ones; files are named as build.sh names them.
 package plugintest
 
 import (
@@ -20,18 +20,26 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/http-wasm/http-wasm-host-go/api"
 	"github.com/http-wasm/http-wasm-host-go/handler"
 	wasm "github.com/http-wasm/http-wasm-host-go/handler/nethttp"
 	"github.com/tetratelabs/wazero"
+
+	"github.com/tremolo-dev/tremolo/platform/wasmhost/wasmhosttest"
 )
 
 // DirEnv names the environment variable of a directory of prebuilt modules.
 const DirEnv = "TREMOLO_PLUGINS_DIR"
+
+// FilesEnv names the environment variable listing prebuilt modules, paths
+// separated by spaces (what Bazel's $(rootpaths) gives a test).
+const FilesEnv = "TREMOLO_PLUGIN_FILES"
 
 // HostModulePlugins are the plugins that use the tremolo host module, and
 // so are built twice: <name>.wasm with -tags tremolo, <name>.portable.wasm
@@ -82,6 +90,16 @@ func Wasm(tb testing.TB, name string, portable bool) []byte {
 			b.wasm, b.err = os.ReadFile(filepath.Join(dir, file))
 			return
 		}
+		if files := os.Getenv(FilesEnv); files != "" {
+			for _, f := range strings.Fields(files) {
+				if filepath.Base(f) == file {
+					b.wasm, b.err = os.ReadFile(RunfilePath(f))
+					return
+				}
+			}
+			b.err = fmt.Errorf("%s lists no %s", FilesEnv, file)
+			return
+		}
 		tags := ""
 		if !portable && HostModulePlugins[name] {
 			tags = "tremolo"
@@ -116,6 +134,16 @@ func outDir() (string, error) {
 		tempDir = d
 	}
 	return tempDir, nil
+}
+
+// RunfilePath resolves a path Bazel gave a test ($(rootpath ...), relative
+// to the workspace's runfiles, while the test runs in its package's
+// directory). Other paths are returned as they are.
+func RunfilePath(p string) string {
+	if srcdir := os.Getenv("TEST_SRCDIR"); srcdir != "" && !filepath.IsAbs(p) {
+		return filepath.Join(srcdir, os.Getenv("TEST_WORKSPACE"), p)
+	}
+	return p
 }
 
 // RepoRoot returns the directory of the module's go.mod, found upwards from
@@ -159,6 +187,13 @@ func goBuild(name, tags, file string) ([]byte, error) {
 		return nil, fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, msg)
 	}
 	return os.ReadFile(out)
+}
+
+// FaultyGuest returns one of the misbehaving test guests of
+// platform/wasmhost (panic, loop, alloc, garbage, ...): see wasmhosttest.
+func FaultyGuest(tb testing.TB, name string) []byte {
+	tb.Helper()
+	return wasmhosttest.Guest(tb, name)
 }
 
 // RustWasm returns the Rust colour plugin (colour-rs.wasm), built with
@@ -290,4 +325,23 @@ func Handler(tb testing.TB, module, config []byte, next http.Handler) http.Handl
 	}
 	tb.Cleanup(func() { _ = mw.Close(context.Background()) })
 	return mw.NewHandler(context.Background(), next)
+}
+
+// Timed runs op b.N times and, besides the mean go test prints, reports
+// the median and 99th percentile of one op as the metrics p50-ns and
+// p99-ns: a plugin call's tail (an instance created, a guest GC) is what
+// the mean hides. Reading the clock twice per op adds about 0.1 µs.
+func Timed(b *testing.B, op func()) {
+	b.Helper()
+	times := make([]time.Duration, b.N)
+	b.ResetTimer()
+	for i := range b.N {
+		t0 := time.Now()
+		op()
+		times[i] = time.Since(t0)
+	}
+	b.StopTimer()
+	slices.Sort(times)
+	b.ReportMetric(float64(times[len(times)/2].Nanoseconds()), "p50-ns")
+	b.ReportMetric(float64(times[len(times)*99/100].Nanoseconds()), "p99-ns")
 }

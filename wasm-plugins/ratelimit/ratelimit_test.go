@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tremolo-dev/tremolo/wasm-plugins/internal/plugintest"
+	"github.com/tremolo-dev/tremolo/wasm-plugins/plugintest"
 	"github.com/tremolo-dev/tremolo/wasm-plugins/ratelimit"
 	"github.com/tremolo-dev/tremolo/wasm-plugins/sdk/nethttp"
 )
@@ -205,10 +205,9 @@ func benchmark(b *testing.B, h http.Handler) {
 	r := req("10.0.0.1", "1234567", "Douyin/23.1 (iPhone)")
 	w := httptest.NewRecorder()
 	b.ReportAllocs()
-	b.ResetTimer()
-	for range b.N {
+	plugintest.Timed(b, func() {
 		h.ServeHTTP(w, r)
-	}
+	})
 	if w.Header().Get("X-Next") != "1" {
 		b.Fatal("refused")
 	}

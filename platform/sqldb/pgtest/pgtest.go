@@ -91,7 +91,7 @@ type Server struct {
 //	func TestMain(m *testing.M) { pgtest.Main(m) }
 //
 // It calls os.Exit with the tests' exit code, so it does not return.
-func Main(m *testing.M) {
+func Main(m Runner) {
 	sharedMu.Lock()
 	mainActive = true
 	sharedMu.Unlock()
@@ -112,6 +112,16 @@ func Main(m *testing.M) {
 	}
 	os.Exit(code)
 }
+
+// Runner runs a package's tests: *testing.M, or a wrapper that also
+// cleans up after them.
+type Runner interface{ Run() int }
+
+// RunFunc is a Runner made of a function.
+type RunFunc func() int
+
+// Run calls f.
+func (f RunFunc) Run() int { return f() }
 
 var (
 	sharedMu   sync.Mutex

@@ -16,8 +16,16 @@
 // of the two cores go to the server under test; it cannot read the
 // envelope, so the feed's answer is checked before and after each round.
 //
+// -middleware lists the edge middlewares to measure, each in an all-in-one
+// process of its own, alternating with the others and hello: native (the
+// token check in Go, the default), wasm (the plugin chain, built with
+// wasm-plugins/build.sh, rate limits raised above the load) and go (the
+// same chain's plugins compiled in): wasm against go is what the plugins
+// cost for being WebAssembly.
+//
 //	go run ./tools/bench/edge -duration 10s -rounds 3 -conns 32
 //	go run ./tools/bench/edge -driver wrk -duration 10s -rounds 3 -conns 32
+//	go run ./tools/bench/edge -middleware wasm,go,native -duration 5s -rounds 3
 package main
 
 import (
@@ -27,6 +35,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"mime/multipart"
 	"net"
 	"net/http"
@@ -41,6 +50,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"sigs.k8s.io/yaml"
+
+	"github.com/tremolo-dev/tremolo/platform/wasmchain"
 	"github.com/tremolo-dev/tremolo/services/video/videotest"
 )
 
@@ -54,13 +66,20 @@ func main() {
 	conns := flag.Int("conns", 32, "concurrent connections of the load driver")
 	uploads := flag.Int("uploads", 10, "5 MB videos to publish for the throughput figure")
 	driver := flag.String("driver", "go", "load driver: go (this program's net/http client) or wrk")
+	middlewares := flag.String("middleware", "native", "edge middlewares to measure, comma-separated, each in its own all-in-one process: native (token check in Go), wasm (the plugin chain), go (the chain's plugins compiled in)")
 	serverArgs := flag.String("server-args", "", "extra flags for the all-in-one server, space-separated (e.g. \"-feed-page-ttl=0 -local-loopback\" to measure without the shared page and in-process calls)")
 	flag.Parse()
+	for _, mw := range strings.Split(*middlewares, ",") {
+		if mw != "native" && mw != "wasm" && mw != "go" {
+			fmt.Fprintf(os.Stderr, "edge bench: -middleware %q: want native, wasm or go\n", mw)
+			os.Exit(2)
+		}
+	}
 	if *driver != "go" && *driver != "wrk" {
 		fmt.Fprintf(os.Stderr, "edge bench: -driver %q: want go or wrk\n", *driver)
 		os.Exit(2)
 	}
-	if err := run(*driver, *duration, *rounds, *conns, *uploads, strings.Fields(*serverArgs)); err != nil {
+	if err := run(*driver, *duration, *rounds, *conns, *uploads, strings.Split(*middlewares, ","), strings.Fields(*serverArgs)); err != nil {
 		fmt.Fprintln(os.Stderr, "edge bench:", err)
 		os.Exit(1)
 	}
@@ -81,7 +100,7 @@ func freeAddr() string {
 	return l.Addr().String()
 }
 
-func run(driver string, duration time.Duration, rounds, conns, uploads int, serverArgs []string) error {
+func run(driver string, duration time.Duration, rounds, conns, uploads int, middlewares, serverArgs []string) error {
 	dir, err := os.MkdirTemp("", "tremolo-edge-bench-")
 	if err != nil {
 		return err
@@ -91,105 +110,65 @@ func run(driver string, duration time.Duration, rounds, conns, uploads int, serv
 	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/tremolo").CombinedOutput(); err != nil {
 		return fmt.Errorf("building cmd/tremolo (run from the repository root): %v\n%s", err, out)
 	}
+	chain := ""
+	if slices.ContainsFunc(middlewares, func(m string) bool { return m != "native" }) {
+		if chain, err = benchChain(dir); err != nil {
+			return err
+		}
+	}
 
-	helloAddr, edgeAddr := freeAddr(), freeAddr()
+	helloAddr := freeAddr()
 	self, _ := os.Executable()
 	hello := exec.Command(self)
 	hello.Env = append(os.Environ(), "TREMOLO_BENCH_HELLO="+helloAddr)
-	tremolo := exec.Command(bin, append([]string{"-http-addr", edgeAddr, "-grpc-addr", freeAddr(), "-data-dir", filepath.Join(dir, "data"),
-		"-seed-demo=false", "-log-level", "warn", "-debug-pprof", "-jwt-key", "bench-key-bench-key-bench-key-bench-key"}, serverArgs...)...)
-	tremolo.Stderr = os.Stderr
-	for _, c := range []*exec.Cmd{hello, tremolo} {
-		if err := c.Start(); err != nil {
-			return err
-		}
-		defer func(c *exec.Cmd) { _ = c.Process.Kill(); _ = c.Wait() }(c)
-	}
-	if err := waitReady("http://"+edgeAddr+"/readyz", "http://"+helloAddr+"/"); err != nil {
+	if err := hello.Start(); err != nil {
 		return err
 	}
-	base := "http://" + edgeAddr
+	defer func() { _ = hello.Process.Kill(); _ = hello.Wait() }()
+	if err := waitReady("http://" + helloAddr + "/"); err != nil {
+		return err
+	}
+	targets := []target{{name: "hello", url: "http://" + helloAddr + "/", pid: hello.Process.Pid}}
 
-	// Publish throughput and peak RSS first, so that VmHWM reflects
-	// start-up plus publishing.
-	author, err := register(base, "author")
-	if err != nil {
-		return err
-	}
-	file := videotest.Sized(5 << 20)
-	start := time.Now()
-	for i := 0; i < uploads; i++ {
-		if err := publish(base, author.token, fmt.Sprintf("upload %d", i), file); err != nil {
-			return err
+	var (
+		pubElapsed time.Duration
+		peak       int64
+		file       = videotest.Sized(5 << 20)
+	)
+	for i, mw := range middlewares {
+		args := append([]string{"-edge-middleware", mw}, serverArgs...)
+		if mw != "native" {
+			args = append(args, "-edge-plugins", chain, "-edge-plugins-cache", filepath.Join(dir, "wasm-cache"))
 		}
-	}
-	pubElapsed := time.Since(start)
-	peak := vmHWM(tremolo.Process.Pid)
-
-	// A full feed page: thirty small videos by six authors. The viewer
-	// follows two of the authors and likes every third video, so the page
-	// the viewer gets differs from the shared one in both flags.
-	viewer, err := register(base, "viewer")
-	if err != nil {
-		return err
-	}
-	for a := 0; a < 6; a++ {
-		who, err := register(base, fmt.Sprintf("author%d", a))
+		srv, err := startEdge(bin, filepath.Join(dir, "data-"+mw), args)
 		if err != nil {
 			return err
 		}
-		for i := 0; i < 5; i++ {
-			if err := publish(base, who.token, fmt.Sprintf("feed %d-%d", a, i), videotest.MP4()); err != nil {
+		defer srv.stop()
+		if i == 0 {
+			// Publish throughput and peak RSS first, so that VmHWM
+			// reflects start-up plus publishing.
+			if pubElapsed, err = publishMany(srv.base, uploads, file); err != nil {
 				return err
 			}
+			peak = vmHWM(srv.cmd.Process.Pid)
 		}
-		if a < 2 {
-			if err := action(base, "/douyin/relation/action/", url.Values{"token": {viewer.token}, "to_user_id": {strconv.FormatInt(who.id, 10)}, "action_type": {"1"}}); err != nil {
-				return err
-			}
-		}
-	}
-	feedURL := base + "/douyin/feed/?token=" + viewer.token
-	page, err := call(mustGet(feedURL))
-	if err != nil || len(page.VideoList) != 30 {
-		return fmt.Errorf("the feed has %d videos (%v); want 30", len(page.VideoList), err)
-	}
-	for i := 0; i < 30; i += 3 {
-		if err := action(base, "/douyin/favorite/action/", url.Values{"token": {viewer.token}, "video_id": {strconv.FormatInt(page.VideoList[i].ID, 10)}, "action_type": {"1"}}); err != nil {
+		feedURL, err := seedFeed(srv.base)
+		if err != nil {
 			return err
 		}
+		targets = append(targets, target{name: "feed/" + mw, url: feedURL, pid: srv.cmd.Process.Pid, base: srv.base})
 	}
 
 	if os.Getenv("TREMOLO_BENCH_PROFILE") != "" {
-		// Profile the server under feed load.
-		go func() {
-			resp, err := http.Get(base + "/debug/pprof/profile?seconds=8")
-			if err == nil {
-				f, _ := os.Create(os.Getenv("TREMOLO_BENCH_PROFILE"))
-				_, _ = io.Copy(f, resp.Body)
-				f.Close()
-				resp.Body.Close()
-			}
-		}()
-		load(feedURL, 9*time.Second, conns, tremolo.Process.Pid)
-		// And what it allocated: <file>.allocs, for go tool pprof
-		// -sample_index=alloc_objects.
-		if resp, err := http.Get(base + "/debug/pprof/allocs"); err == nil {
-			f, _ := os.Create(os.Getenv("TREMOLO_BENCH_PROFILE") + ".allocs")
-			_, _ = io.Copy(f, resp.Body)
-			f.Close()
-			resp.Body.Close()
-		}
+		profile(targets[1], conns)
 	}
 	results := map[string][]result{}
 	for r := 0; r < rounds; r++ {
-		for _, t := range []struct {
-			name, url string
-			pid       int
-		}{{"hello", "http://" + helloAddr + "/", hello.Process.Pid}, {"feed", feedURL, tremolo.Process.Pid}} {
+		for _, t := range targets {
 			var res result
 			if driver == "wrk" {
-				if res, err = loadWrk(t.url, duration, conns, t.pid); err == nil && t.name == "feed" {
+				if res, err = loadWrk(t.url, duration, conns, t.pid); err == nil && t.name != "hello" {
 					err = checkFeed(t.url)
 				}
 				if err != nil {
@@ -199,18 +178,221 @@ func run(driver string, duration time.Duration, rounds, conns, uploads int, serv
 				res = load(t.url, duration, conns, t.pid)
 			}
 			results[t.name] = append(results[t.name], res)
-			fmt.Printf("round %d  %-6s %8.0f req/s  p50 %7.2f ms  p99 %7.2f ms  server CPU %6.1f µs/req  driver CPU %6.1f µs/req  %6d B/resp  errors %d\n", r+1, t.name, res.qps, ms(res.p50), ms(res.p99), us(res.cpu), us(res.driver), res.size, res.errors)
+			fmt.Printf("round %d  %-12s %8.0f req/s  p50 %7.2f ms  p99 %7.2f ms  server CPU %6.1f µs/req  driver CPU %6.1f µs/req  %6d B/resp  errors %d\n", r+1, t.name, res.qps, ms(res.p50), ms(res.p99), us(res.cpu), us(res.driver), res.size, res.errors)
 		}
 	}
-	h, f := median(results["hello"]), median(results["feed"])
+	h := median(results["hello"])
 	fmt.Printf("\nmedian of %d rounds, %s each, %d connections, driver %s, server flags %q\n", rounds, duration, conns, driver, serverArgs)
-	fmt.Printf("| server | req/s | p50 ms | p99 ms | server CPU µs/req | driver CPU µs/req |\n|---|---|---|---|---|---|\n")
-	fmt.Printf("| net/http hello (baseline) | %.0f | %.2f | %.2f | %.1f | %.1f |\n", h.qps, ms(h.p50), ms(h.p99), us(h.cpu), us(h.driver))
-	fmt.Printf("| edge /douyin/feed/ (30 videos, token) | %.0f | %.2f | %.2f | %.1f | %.1f |\n", f.qps, ms(f.p50), ms(f.p99), us(f.cpu), us(f.driver))
-	fmt.Printf("ratio (feed / hello): %.3f\n", f.qps/h.qps)
+	fmt.Printf("| server | req/s | p50 ms | p99 ms | server CPU µs/req | driver CPU µs/req | req/s against hello |\n|---|---|---|---|---|---|---|\n")
+	fmt.Printf("| net/http hello (baseline) | %.0f | %.2f | %.2f | %.1f | %.1f | 1 |\n", h.qps, ms(h.p50), ms(h.p99), us(h.cpu), us(h.driver))
+	feeds := map[string]result{}
+	for _, mw := range middlewares {
+		f := median(results["feed/"+mw])
+		feeds[mw] = f
+		fmt.Printf("| edge /douyin/feed/ (30 videos, token), -edge-middleware=%s | %.0f | %.2f | %.2f | %.1f | %.1f | %.3f |\n", mw, f.qps, ms(f.p50), ms(f.p99), us(f.cpu), us(f.driver), f.qps/h.qps)
+	}
+	for _, pair := range [][2]string{{"wasm", "go"}, {"wasm", "native"}, {"go", "native"}} {
+		a, okA := feeds[pair[0]]
+		b, okB := feeds[pair[1]]
+		if okA && okB {
+			fmt.Printf("ratio %s / %s: %.3f req/s, server CPU %+.1f µs/req\n", pair[0], pair[1], a.qps/b.qps, us(a.cpu-b.cpu))
+		}
+	}
+	for _, t := range targets {
+		if strings.HasSuffix(t.name, "/wasm") {
+			if err := printWarmUp(t.base); err != nil {
+				return err
+			}
+		}
+	}
 	mb := float64(uploads*len(file)) / (1 << 20)
-	fmt.Printf("\npublish: %d x 5 MB in %s = %.1f MB/s, %.1f uploads/s; server peak RSS %.1f MB\n",
-		uploads, pubElapsed.Round(time.Millisecond), mb/pubElapsed.Seconds(), float64(uploads)/pubElapsed.Seconds(), float64(peak)/(1<<20))
+	fmt.Printf("\npublish (-edge-middleware=%s): %d x 5 MB in %s = %.1f MB/s, %.1f uploads/s; server peak RSS %.1f MB\n",
+		middlewares[0], uploads, pubElapsed.Round(time.Millisecond), mb/pubElapsed.Seconds(), float64(uploads)/pubElapsed.Seconds(), float64(peak)/(1<<20))
+	return nil
+}
+
+// target is a server under load: hello, or an edge's feed.
+type target struct {
+	name, url string
+	pid       int
+	base      string // an edge's http://host:port
+}
+
+// edgeServer is a running all-in-one process.
+type edgeServer struct {
+	cmd  *exec.Cmd
+	base string
+}
+
+func (s *edgeServer) stop() { _ = s.cmd.Process.Kill(); _ = s.cmd.Wait() }
+
+// startEdge starts the all-in-one binary on dataDir with args and waits
+// until it is ready.
+func startEdge(bin, dataDir string, args []string) (*edgeServer, error) {
+	addr := freeAddr()
+	cmd := exec.Command(bin, append([]string{"-http-addr", addr, "-grpc-addr", freeAddr(), "-data-dir", dataDir,
+		"-seed-demo=false", "-log-level", "warn", "-debug-pprof", "-jwt-key", "bench-key-bench-key-bench-key-bench-key"}, args...)...)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	s := &edgeServer{cmd: cmd, base: "http://" + addr}
+	if err := waitReady(s.base + "/readyz"); err != nil {
+		s.stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+// publishMany publishes n videos as one author and returns the time taken.
+func publishMany(base string, n int, file []byte) (time.Duration, error) {
+	author, err := register(base, "author")
+	if err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		if err := publish(base, author.token, fmt.Sprintf("upload %d", i), file); err != nil {
+			return 0, err
+		}
+	}
+	return time.Since(start), nil
+}
+
+// seedFeed makes a full feed page: thirty small videos by six authors. The
+// viewer follows two of the authors and likes every third video, so the
+// page the viewer gets differs from the shared one in both flags. It
+// returns the viewer's feed URL.
+func seedFeed(base string) (string, error) {
+	viewer, err := register(base, "viewer")
+	if err != nil {
+		return "", err
+	}
+	for a := 0; a < 6; a++ {
+		who, err := register(base, fmt.Sprintf("author%d", a))
+		if err != nil {
+			return "", err
+		}
+		for i := 0; i < 5; i++ {
+			if err := publish(base, who.token, fmt.Sprintf("feed %d-%d", a, i), videotest.MP4()); err != nil {
+				return "", err
+			}
+		}
+		if a < 2 {
+			if err := action(base, "/douyin/relation/action/", url.Values{"token": {viewer.token}, "to_user_id": {strconv.FormatInt(who.id, 10)}, "action_type": {"1"}}); err != nil {
+				return "", err
+			}
+		}
+	}
+	feedURL := base + "/douyin/feed/?token=" + viewer.token
+	page, err := call(mustGet(feedURL))
+	if err != nil || len(page.VideoList) != 30 {
+		return "", fmt.Errorf("the feed has %d videos (%v); want 30", len(page.VideoList), err)
+	}
+	for i := 0; i < 30; i += 3 {
+		if err := action(base, "/douyin/favorite/action/", url.Values{"token": {viewer.token}, "video_id": {strconv.FormatInt(page.VideoList[i].ID, 10)}, "action_type": {"1"}}); err != nil {
+			return "", err
+		}
+	}
+	return feedURL, nil
+}
+
+// profile writes an 8-second CPU profile of t's server under feed load to
+// $TREMOLO_BENCH_PROFILE, and what it allocated to <file>.allocs (for go
+// tool pprof -sample_index=alloc_objects).
+func profile(t target, conns int) {
+	out := os.Getenv("TREMOLO_BENCH_PROFILE")
+	go func() {
+		resp, err := http.Get(t.base + "/debug/pprof/profile?seconds=8")
+		if err == nil {
+			f, _ := os.Create(out)
+			_, _ = io.Copy(f, resp.Body)
+			f.Close()
+			resp.Body.Close()
+		}
+	}()
+	load(t.url, 9*time.Second, conns, t.pid)
+	if resp, err := http.Get(t.base + "/debug/pprof/allocs"); err == nil {
+		f, _ := os.Create(out + ".allocs")
+		_, _ = io.Copy(f, resp.Body)
+		f.Close()
+		resp.Body.Close()
+	}
+}
+
+// benchChain builds the plugins (wasm-plugins/build.sh) into dir/plugins
+// and writes dir/chain.yaml: the default chain, naming those modules, with
+// rate limits far above the load (the benchmark's one viewer would
+// otherwise be refused after a few requests; the buckets are still taken).
+func benchChain(dir string) (string, error) {
+	plugins := filepath.Join(dir, "plugins")
+	if out, err := exec.Command("bash", "wasm-plugins/build.sh", plugins).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("wasm-plugins/build.sh: %v\n%s", err, out)
+	}
+	raw, err := os.ReadFile("wasm-plugins/chain.yaml")
+	if err != nil {
+		return "", err
+	}
+	var f wasmchain.File
+	if err := yaml.UnmarshalStrict(raw, &f); err != nil {
+		return "", fmt.Errorf("wasm-plugins/chain.yaml: %w", err)
+	}
+	for i := range f.Plugins {
+		p := &f.Plugins[i]
+		p.Wasm = filepath.Join(plugins, filepath.Base(p.Wasm))
+		if p.Name == "ratelimit" {
+			var cfg map[string]any
+			if err := json.Unmarshal(p.Config, &cfg); err != nil {
+				return "", err
+			}
+			cfg["tiers"].(map[string]any)["normal"] = map[string]any{
+				"user": map[string]any{"rate": 1e9, "burst": 1e9},
+				"ip":   map[string]any{"rate": 1e9, "burst": 1e9},
+			}
+			if p.Config, err = json.Marshal(cfg); err != nil {
+				return "", err
+			}
+		}
+	}
+	out, err := yaml.Marshal(f)
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "chain.yaml")
+	return path, os.WriteFile(path, out, 0o644)
+}
+
+// printWarmUp prints how long each plugin's warm instances took to create
+// when the edge at base loaded its chain (tremolo_wasm_warmup_seconds).
+func printWarmUp(base string) error {
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("\nplugin warm-up (tremolo_wasm_warmup_seconds, all warm instances of a plugin):\n")
+	sums, counts := map[string]float64{}, map[string]float64{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "tremolo_wasm_warmup_seconds{") {
+			fmt.Println("  " + line)
+		}
+		for suffix, into := range map[string]map[string]float64{"_sum{": sums, "_count{": counts} {
+			if rest, ok := strings.CutPrefix(line, "tremolo_wasm_call_duration_seconds"+suffix); ok {
+				labels, value, _ := strings.Cut(rest, "} ")
+				into[labels], _ = strconv.ParseFloat(value, 64)
+			}
+		}
+	}
+	fmt.Printf("mean time per plugin call in the edge, over the whole run (tremolo_wasm_call_duration_seconds):\n")
+	for _, labels := range slices.Sorted(maps.Keys(counts)) {
+		if counts[labels] > 0 {
+			fmt.Printf("  %s: %.1f µs over %.0f calls\n", labels, sums[labels]/counts[labels]*1e6, counts[labels])
+		}
+	}
 	return nil
 }
 

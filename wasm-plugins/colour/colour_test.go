@@ -244,6 +244,10 @@ func BenchmarkRustWasmhost(b *testing.B) {
 	benchmark(b, plugintest.WasmhostHandler(b, "colour-rs", plugintest.RustWasm(b), []byte(benchConfig), nop))
 }
 
+func BenchmarkRustWasmhostTrusted(b *testing.B) {
+	benchmark(b, plugintest.WasmhostHandler(b, "colour-rs", plugintest.RustWasm(b), []byte(benchConfig), nop, plugintest.Trusted))
+}
+
 func BenchmarkRustWasm(b *testing.B) {
 	benchmark(b, plugintest.Handler(b, plugintest.RustWasm(b), []byte(benchConfig), nop))
 }

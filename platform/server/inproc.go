@@ -193,6 +193,11 @@ var cancelCtxKey = func() any {
 	p := &keyProbe{Context: parent}
 	_, cancelChild := context.WithCancel(p)
 	cancelChild()
+	// A cancelable context answers its own key with itself: anything else
+	// is not the key, and passing it through would leak a value.
+	if p.first == nil || parent.Value(p.first) != any(parent) {
+		return nil
+	}
 	return p.first
 }()
 

@@ -58,6 +58,10 @@ type Chain struct {
 	reloads *prometheus.CounterVec
 	current prometheus.Gauge
 	retired sync.WaitGroup
+	// closing is closed by Close: replaced chains stop waiting for their
+	// requests and close at once.
+	closing   chan struct{}
+	closeOnce sync.Once
 }
 
 // generation is one loaded version of the chain.
@@ -85,8 +89,9 @@ func New(ctx context.Context, next http.Handler, opts Options) (*Chain, error) {
 		opts.Drain = 30 * time.Second
 	}
 	c := &Chain{
-		opts: opts,
-		next: next,
+		opts:    opts,
+		next:    next,
+		closing: make(chan struct{}),
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tremolo_wasm_chain_reloads_total",
 			Help: "Loads of the edge's plugin chain file, by result (ok, error).",
@@ -147,7 +152,10 @@ func (c *Chain) Reload(ctx context.Context) (bool, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	print, err := c.fingerprint()
-	if err == nil && (print == c.print || print == c.failed) && c.cur.Load() != nil {
+	if err != nil {
+		print = "unreadable: " + err.Error() // a missing file is said once too
+	}
+	if (print == c.print || print == c.failed) && c.cur.Load() != nil {
 		return false, nil // unchanged, or as broken as last time (said once)
 	}
 	g, err := c.load(ctx)
@@ -182,7 +190,7 @@ func (c *Chain) load(ctx context.Context) (*generation, error) {
 	for _, spec := range specs {
 		p, err := c.opts.Runtime.Load(ctx, spec)
 		if err != nil {
-			closeAll(g.plugins, c.opts.Logger)
+			closeAll(ctx, g.plugins, c.opts.Logger)
 			return nil, fmt.Errorf("wasmchain: %s: plugin %s: %w", c.opts.Path, spec.Name, err)
 		}
 		g.plugins = append(g.plugins, p)
@@ -191,21 +199,40 @@ func (c *Chain) load(ctx context.Context) (*generation, error) {
 	return g, nil
 }
 
-// retire waits for the requests inside an old generation, then closes it.
+// retire waits for the requests inside an old generation (at most Drain,
+// less if the chain is closed meanwhile), then closes it.
 func (c *Chain) retire(g *generation) {
-	deadline := time.Now().Add(c.opts.Drain)
-	for g.active.Load() > 0 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
+	deadline := time.NewTimer(c.opts.Drain)
+	defer deadline.Stop()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+wait:
+	for g.active.Load() > 0 {
+		select {
+		case <-tick.C:
+		case <-deadline.C:
+			break wait
+		case <-c.closing:
+			break wait
+		}
 	}
 	if n := g.active.Load(); n > 0 {
 		c.opts.Logger.Warn("wasm chain: closing a replaced chain with requests still inside", slog.Int("generation", g.n), slog.Int64("requests", n))
 	}
-	closeAll(g.plugins, c.opts.Logger)
+	// Bounded: a plugin call that never returns (a trusted guest looping)
+	// must not hold the process's shutdown.
+	ctx, cancel := context.WithTimeout(context.Background(), closeWait)
+	defer cancel()
+	closeAll(ctx, g.plugins, c.opts.Logger)
 }
 
-func closeAll(plugins []*wasmhost.Plugin, logger *slog.Logger) {
+// closeWait bounds how long closing a replaced chain waits for its
+// plugins' calls still under way.
+const closeWait = 5 * time.Second
+
+func closeAll(ctx context.Context, plugins []*wasmhost.Plugin, logger *slog.Logger) {
 	for _, p := range plugins {
-		if err := p.Close(context.Background()); err != nil {
+		if err := p.Close(ctx); err != nil {
 			logger.Warn("wasm chain: closing a plugin", slog.String("plugin", p.Name()), slog.Any("error", err))
 		}
 	}
@@ -271,9 +298,17 @@ func (c *Chain) Watch(ctx context.Context) {
 	}
 }
 
-// Close closes the running chain's plugins after the replaced ones.
+// Close closes the replaced chains at once, then the running chain's
+// plugins, waiting for calls under way until ctx ends.
 func (c *Chain) Close(ctx context.Context) error {
-	c.retired.Wait()
+	c.closeOnce.Do(func() { close(c.closing) })
+	retired := make(chan struct{})
+	go func() { c.retired.Wait(); close(retired) }()
+	select {
+	case <-retired:
+	case <-ctx.Done():
+		return fmt.Errorf("wasmchain: replaced chains still closing: %w", ctx.Err())
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if g := c.cur.Load(); g != nil {

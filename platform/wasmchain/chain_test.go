@@ -223,3 +223,62 @@ func TestWatch(t *testing.T) {
 		}
 	}
 }
+
+// A chain file that disappears is reported once, not at every look, and the
+// running chain keeps serving.
+func TestChainSaysAMissingFileOnce(t *testing.T) {
+	dir := chainDir(t)
+	path := writeChain(t, dir, "here")
+	c, reg := newChain(t, path, seen{})
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Reload(context.Background()); err == nil {
+		t.Fatal("Reload of a missing file succeeded")
+	}
+	for range 3 {
+		if ok, err := c.Reload(context.Background()); ok || err != nil {
+			t.Fatalf("Reload of the same missing file = %v, %v; want it said once", ok, err)
+		}
+	}
+	if n := value(t, reg, "tremolo_wasm_chain_reloads_total", "error"); n != 1 {
+		t.Fatalf("%v failed reloads counted, want 1", n)
+	}
+	if got := get(c); got != `"here"` {
+		t.Fatalf("the running chain answered %s", got)
+	}
+}
+
+// Close does not wait out a replaced chain's drain period, nor hang on a
+// request that never leaves: it gives up when its context ends.
+func TestCloseIsBounded(t *testing.T) {
+	dir := chainDir(t)
+	path := writeChain(t, dir, "old")
+	next := seen{hold: make(chan struct{})}
+	reg := prometheus.NewRegistry()
+	rt, err := wasmhost.NewRuntime(context.Background(), wasmhost.RuntimeOptions{Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := wasmchain.New(context.Background(), next, wasmchain.Options{Path: path, Runtime: rt, Drain: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan string)
+	go func() { done <- get(c, "X-Hold", "1") }()
+	time.Sleep(50 * time.Millisecond)
+	writeChain(t, dir, "new", "newer")
+	if ok, err := c.Reload(context.Background()); !ok || err != nil {
+		t.Fatalf("Reload = %v, %v", ok, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	began := time.Now()
+	_ = c.Close(ctx) // may report the request still inside
+	if took := time.Since(began); took > 3*time.Second {
+		t.Fatalf("Close took %v with a request held and a drain of an hour", took)
+	}
+	close(next.hold)
+	<-done
+	_ = rt.Close(context.Background())
+}

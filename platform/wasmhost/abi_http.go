@@ -145,6 +145,7 @@ func (ex *exchange) mutable(fn string) *http.Request {
 		u := *ex.orig.URL
 		r.URL = &u
 		r.Header = ex.orig.Header.Clone()
+		r.Trailer = ex.orig.Trailer.Clone()
 		ex.r = r
 	}
 	return ex.r
@@ -548,7 +549,7 @@ func (ex *exchange) changeHeader(mem api.Memory, fn string, stack []uint64, add 
 	if ex.headerBytes += len(name) + len(value); ex.headerBytes > maxHeaderBytes {
 		ex.abort(KindABI, "%s: the guest set more than %d bytes of headers in one request", fn, maxHeaderBytes)
 	}
-	if kind == kindRequest && !add && !ex.afterNext {
+	if kind == kindRequest && !add && ex.orig != nil && !ex.afterNext {
 		// Setting what is already there changes nothing: no copy of the
 		// request for it (a colouring plugin re-sets the request id).
 		if vs := ex.r.Header[textproto.CanonicalMIMEHeaderKey(name)]; len(vs) == 1 && vs[0] == value {
@@ -592,7 +593,7 @@ func (ex *exchange) headerFor(fn string, kind int, name *string) http.Header {
 func (ex *exchange) removeHeader(mem api.Memory, stack []uint64) {
 	kind := ex.headerKind("remove_header", stack[0])
 	name := ex.headerName(mem, "remove_header", stack[1], stack[2])
-	if kind == kindRequest && !ex.afterNext {
+	if kind == kindRequest && ex.orig != nil && !ex.afterNext {
 		// Removing what is not there changes nothing: no copy of the
 		// request for it (plugins drop the headers they set, which a
 		// client rarely sends).

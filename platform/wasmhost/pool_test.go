@@ -3,6 +3,7 @@ package wasmhost
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -190,5 +191,52 @@ func TestSkipResponse(t *testing.T) {
 	}
 	if got := h.counter("tremolo_wasm_calls_total", "plugin", "passthrough", "phase", "response"); got != 0 {
 		t.Fatalf("handle_response called %v times", got)
+	}
+}
+
+// Idle instances are reused last in, first out: requests one after the
+// other all run on the same, warm, instance instead of cycling through the
+// pool; and a request waiting for a busy pool is handed the instance that
+// comes back.
+func TestPoolReusesTheHottestInstance(t *testing.T) {
+	h := newHost(t, RuntimeOptions{})
+	p := h.load(t, "passthrough", PluginOptions{Config: []byte("skip"), PoolSize: 3, Warm: 3, MaxCalls: -1})
+	handler := p.Wrap(upstream(), denied)
+	for range 10 {
+		if c := do(handler, "GET", "/", "").Code; c != 200 {
+			t.Fatalf("status %d", c)
+		}
+	}
+	p.pool.mu.Lock()
+	var calls []int
+	for _, inst := range p.pool.hot {
+		calls = append(calls, inst.calls)
+	}
+	p.pool.mu.Unlock()
+	slices.Sort(calls)
+	if !slices.Equal(calls, []int{0, 0, 10}) {
+		t.Fatalf("calls per idle instance %v, want [0 0 10]: one hot instance", calls)
+	}
+
+	// A busy pool: the waiter gets the instance released to it.
+	one := h.load(t, "passthrough", PluginOptions{Name: "one", PoolSize: 1, Warm: 1, PoolWait: 5 * time.Second})
+	release := make(chan struct{})
+	entered := make(chan struct{})
+	slow := one.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/hold" {
+			close(entered)
+			<-release
+		}
+		upstream().ServeHTTP(w, r)
+	}), denied)
+	held := make(chan int)
+	go func() { held <- do(slow, "GET", "/hold", "").Code }()
+	<-entered // the only instance is held (handle_response pending)
+	waited := make(chan int)
+	go func() { waited <- do(slow, "GET", "/", "").Code }()
+	time.Sleep(50 * time.Millisecond)
+	close(release)
+	if c1, c2 := <-held, <-waited; c1 != 200 || c2 != 200 {
+		t.Fatalf("statuses %d and %d", c1, c2)
 	}
 }

@@ -19,7 +19,8 @@ import (
 // mw's User (who the user is) and grpc-gateway (gw, on which the
 // DouyinService is registered). Every failure is an envelope.
 //
-// The client's own UserHeader is dropped first: only the chain may set it.
+// The client's own chainHeaders are dropped first: only the chain may set
+// them.
 // Unknown routes skip the chain, so that they get "no such route" whatever
 // the plugins think of the request.
 func Handler(gw *runtime.ServeMux, pub http.Handler, mw Middleware) (http.Handler, error) {
@@ -44,7 +45,9 @@ func Handler(gw *runtime.ServeMux, pub http.Handler, mw Middleware) (http.Handle
 		}
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Header.Del(UserHeader)
+		for _, h := range chainHeaders {
+			r.Header.Del(h)
+		}
 		r.URL.Path = trimSlash(r.URL.Path)
 		r.URL.RawPath = ""
 		if _, ok := routes[r.URL.Path]; !ok {

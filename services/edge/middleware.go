@@ -31,6 +31,13 @@ const (
 // only a plugin can have set it.
 const UserHeader = "X-Tremolo-User-Id"
 
+// chainHeaders are the headers the plugins set and the services act on (the
+// verified user, gray-routing version and experiments, traffic tag, cell):
+// the edge removes a client's own before anything else sees the request, so
+// that a client cannot pin itself to a canary or a cell, even when a
+// fail-open plugin fails or the native middleware runs no plugin at all.
+var chainHeaders = []string{UserHeader, "X-Tremolo-Version", "X-Tremolo-Experiment", "X-Traffic-Tag", "X-Cell-Id"}
+
 // Middleware is what stands between the app's requests and its routes.
 type Middleware struct {
 	// Front wraps every known route, the publish route included, before

@@ -539,5 +539,13 @@ func TestRememberedTokensStillExpire(t *testing.T) {
 		if c.want == 0 && (!got.next || got.user != "9") || c.want != 0 && got.code != c.want {
 			t.Errorf("at %v: %+v, want code %d", c.at, got, c.want)
 		}
+		if n := jwt.CachedTokens(p); n != 1 && c.at >= 0 {
+			t.Errorf("at %v: %d tokens remembered, want the one verified", c.at, n)
+		}
+	}
+	bad := tok[:len(tok)-2] + "xx"
+	serve(t, h, get("/douyin/favorite/action", bad))
+	if n := jwt.CachedTokens(p); n != 1 {
+		t.Errorf("%d tokens remembered after a refused one, want 1", n)
 	}
 }

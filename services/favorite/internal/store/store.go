@@ -78,9 +78,14 @@ type Store struct {
 	recent *rowcache.Cache[int64, likedRange]
 }
 
-// cachedUsers bounds how many users' recent likes a store keeps: a few
-// megabytes at most.
-const cachedUsers = 100_000
+// A store keeps the recent likes of at most cachedUsers users, each entry a
+// range of at most cachedLikesPerUser likes (a feed page asks for 30 ids,
+// so its range holds fewer than 120): 20 MB at the very worst, a few
+// hundred bytes a user in practice.
+const (
+	cachedUsers        = 20_000
+	cachedLikesPerUser = 128
+)
 
 // likedRange is every like of one user of a video with an id in [lo, hi],
 // in increasing video id.
@@ -303,7 +308,9 @@ func (s *Store) LikedAmong(ctx context.Context, userID int64, videoIDs []int64) 
 	if len(inRange) < limit { // every like in the range
 		slices.Sort(inRange)
 		r := likedRange{lo: lo, hi: hi, liked: inRange}
-		s.recent.Add(ticket, userID, r)
+		if len(inRange) <= cachedLikesPerUser {
+			s.recent.Add(ticket, userID, r)
+		}
 		return r.among(ids), nil
 	}
 	var out []int64

@@ -80,11 +80,11 @@ type followeeSet struct {
 
 const (
 	// cachedUsers bounds how many users' followees a store keeps.
-	cachedUsers = 50_000
-	// cachedFollowsPerUser is the most followees kept for one user: a few
-	// kilobytes. FollowingAmong asks the database about users who follow
-	// more.
-	cachedFollowsPerUser = 500
+	cachedUsers = 10_000
+	// cachedFollowsPerUser is the most followees kept for one user (2 KB);
+	// FollowingAmong asks the database about users who follow more. At
+	// the very worst the cache holds 20 MB.
+	cachedFollowsPerUser = 256
 )
 
 // New migrates db's relation schema (idempotent, so it runs on every start)

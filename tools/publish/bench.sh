@@ -62,7 +62,7 @@ go build -o "$work/publish" ./tools/publish
 services=$(ls "$work/warm/linux_amd64" | wc -l)
 gobuild() {
   for arch in amd64 arm64; do
-    CGO_ENABLED=0 GOOS=linux GOARCH=$arch GOFLAGS= go build -trimpath -buildvcs=false -ldflags=-w \
+    CGO_ENABLED=0 GOOS=linux GOARCH=$arch GOFLAGS= go build -trimpath -buildvcs=false "-ldflags=-s -w" \
       -o "$1/linux_$arch/" ./services/*/cmd/* ./cmd/tremolo
   done
 }

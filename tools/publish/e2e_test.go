@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -250,11 +251,22 @@ func checkImage(t *testing.T, reg, repo string, s ServiceSummary, img v1.Image, 
 	if err := os.WriteFile(exe, binary, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	runBinary(t, exe, arch, qemu, dir)
+	// The binary runs with the image's own settings, as in a container
+	// (the flags below win over them).
+	var imageEnv []string
+	for _, kv := range c.Env {
+		if strings.HasPrefix(kv, "TREMOLO_") {
+			imageEnv = append(imageEnv, kv)
+		}
+	}
+	if (s.Name == "edge" || s.Name == "tremolo") != slices.Contains(imageEnv, "TREMOLO_EDGE_MIDDLEWARE=native") {
+		t.Errorf("%s image env %v: the images with an edge run its native middleware, and only they set it", s.Name, imageEnv)
+	}
+	runBinary(t, exe, arch, qemu, dir, imageEnv)
 	return layers[0]
 }
 
-func runBinary(t *testing.T, exe, arch, qemu, dir string) {
+func runBinary(t *testing.T, exe, arch, qemu, dir string, imageEnv []string) {
 	t.Helper()
 	httpAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	grpcAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
@@ -263,7 +275,7 @@ func runBinary(t *testing.T, exe, arch, qemu, dir string) {
 	if arch == "arm64" {
 		prog, args = qemu, append([]string{exe}, args...)
 	}
-	env := []string{"PATH=/usr/bin:/bin", "HOME=" + dir, "TREMOLO_LOG_FORMAT=text", "TREMOLO_LOG_LEVEL=warn"}
+	env := append([]string{"PATH=/usr/bin:/bin", "HOME=" + dir, "TREMOLO_LOG_FORMAT=text", "TREMOLO_LOG_LEVEL=warn"}, imageEnv...)
 	started := time.Now()
 	p := start(t, dir, env, prog, args...)
 	for _, path := range []string{"/healthz", "/readyz"} {

@@ -249,7 +249,7 @@ func bazelBuildInfo(binary, depsFile, mainPkg string, p oci.Platform, repos map[
 		Main:      debug.Module{Path: MainModule, Version: "(devel)"},
 		Settings: []debug.BuildSetting{
 			{Key: "-compiler", Value: "gc"},
-			{Key: "-ldflags", Value: "-w"},
+			{Key: "-ldflags", Value: "-s -w"},
 			{Key: "-trimpath", Value: "true"},
 			{Key: "CGO_ENABLED", Value: "0"},
 			{Key: "GOARCH", Value: p.Arch},
@@ -279,8 +279,9 @@ func tzVersion(updateBash string) string {
 // --- go build: binaries built here -------------------------------------------
 
 // GoBuildFlags are the flags of go build; with CGO_ENABLED=0 they give the
-// same kind of binary as the Bazel build (pure, static, no DWARF).
-var GoBuildFlags = []string{"-trimpath", "-buildvcs=false", "-ldflags=-w"}
+// same kind of binary as the Bazel build (pure, static, no DWARF, no symbol
+// table: Go's own tables keep stack traces and profiles symbolised).
+var GoBuildFlags = []string{"-trimpath", "-buildvcs=false", "-ldflags=-s -w"}
 
 // LoadGo builds every service in root with go build for every platform
 // into binDir (<binDir>/<os>_<arch>/<service>), then reads them (LoadDir).

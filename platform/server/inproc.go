@@ -258,12 +258,34 @@ func (l *LocalChannel) NewStream(ctx context.Context, desc *grpc.StreamDesc, met
 		l.inflight.Done()
 		return nil, err
 	}
+	// The call is over when its context ends or, as gRPC defines it, when
+	// the caller has read the stream's end: an error from RecvMsg (io.EOF
+	// included), or the one response of a stream the server does not
+	// stream. A caller whose context never ends (start-up work on
+	// context.Background) would otherwise hold Stop until its timeout.
+	var once sync.Once
+	finish := func() { once.Do(func() { cancel(); l.inflight.Done() }) }
 	go func() {
-		<-cs.Context().Done()
-		cancel()
-		l.inflight.Done()
+		<-ctx.Done()
+		finish()
 	}()
-	return cs, nil
+	return &localClientStream{ClientStream: cs, serverStreams: desc.ServerStreams, finish: finish}, nil
+}
+
+// localClientStream ends an in-process stream once its caller has read it
+// to the end.
+type localClientStream struct {
+	grpc.ClientStream
+	serverStreams bool
+	finish        func()
+}
+
+func (s *localClientStream) RecvMsg(m any) error {
+	err := s.ClientStream.RecvMsg(m)
+	if err != nil || !s.serverStreams {
+		s.finish()
+	}
+	return err
 }
 
 // close refuses new calls and waits for those in flight, or for ctx.

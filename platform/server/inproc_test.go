@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"runtime"
+	"strconv"
 	"testing"
 	"time"
 
@@ -66,7 +67,25 @@ var listDesc = grpc.ServiceDesc{
 	},
 }
 
+func init() {
+	// Count is client streaming: it answers how many lists it received.
+	listDesc.Streams = append(listDesc.Streams, grpc.StreamDesc{StreamName: "Count", ClientStreams: true,
+		Handler: func(_ any, stream grpc.ServerStream) error {
+			n := 0
+			for {
+				var in structpb.ListValue
+				if err := stream.RecvMsg(&in); err == io.EOF {
+					return stream.SendMsg(list(strconv.Itoa(n)))
+				} else if err != nil {
+					return err
+				}
+				n++
+			}
+		}})
+}
+
 var listMethods = []rpc.Method{
+	{FullMethod: "/test.v1.Lists/Count", Type: rpc.ClientStream, Timeout: time.Second, Auth: rpc.AuthPublic},
 	{FullMethod: "/test.v1.Lists/Kept", Type: rpc.Unary, Timeout: time.Second, Auth: rpc.AuthPublic},
 	{FullMethod: "/test.v1.Lists/Fresh", Type: rpc.Unary, Timeout: time.Second, Auth: rpc.AuthPublic},
 	{FullMethod: "/test.v1.Lists/Echo", Type: rpc.Unary, Timeout: time.Second, Auth: rpc.AuthPublic},
@@ -203,5 +222,33 @@ func TestServerContextCancellation(t *testing.T) {
 		case <-time.After(5 * time.Second):
 			t.Fatal("a derived context missed the caller's cancellation")
 		}
+	}
+}
+
+// A stream is over once its caller has its answer, even when the caller's
+// context never ends (work at start-up): the channel's Stop does not wait
+// for it.
+func TestLocalStreamEndsWithItsAnswer(t *testing.T) {
+	ch := localChannel(t)
+	cs, err := ch.NewStream(context.Background(), &grpc.StreamDesc{StreamName: "Count", ClientStreams: true}, "/test.v1.Lists/Count")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if err := cs.SendMsg(list("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := cs.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+	var out structpb.ListValue
+	if err := cs.RecvMsg(&out); err != nil || out.Values[0].GetStringValue() != "3" {
+		t.Fatalf("Count answered %v, %v; want 3", out.AsSlice(), err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := ch.close(ctx); err != nil {
+		t.Fatalf("close after the stream's answer: %v; the stream still counts as in flight", err)
 	}
 }

@@ -18,6 +18,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/tremolo-dev/tremolo/platform/ratelimit/redistest"
 	"github.com/tremolo-dev/tremolo/platform/wasmchain"
 	"github.com/tremolo-dev/tremolo/wasm-plugins/plugintest"
 )
@@ -371,4 +372,29 @@ func TestChainReloadUnderLoad(t *testing.T) {
 		t.Fatalf("during reloads: %d served, %d failed (first: %v)", served.Load(), failed.Load(), firstFailure.Load())
 	}
 	t.Logf("%d requests served across 2 reloads and a refused one", served.Load())
+}
+
+// With -edge-redis, two edges share their rate limits: a client's budget
+// per IP holds across replicas, not per replica.
+func TestRateLimitsHoldAcrossEdgesWithRedis(t *testing.T) {
+	rds := redistest.Start(t)
+	chain := writeChain(t, func(p *wasmchain.Plugin, cfg map[string]any) {
+		if p.Name == "ratelimit" {
+			cfg["tiers"].(map[string]any)["normal"] = map[string]any{
+				"user": map[string]any{"rate": 1e6, "burst": 1e6},
+				"ip":   map[string]any{"rate": 0.01, "burst": 4},
+			}
+		}
+	})
+	args := append(pluginArgs(chain), "-edge-redis", rds.Addr)
+	a := startEnv(t, t.TempDir(), nil, args...)
+	b := startEnv(t, t.TempDir(), nil, args...)
+	codes := []int32{}
+	for _, e := range []*env{a, b, a, b, a, b} {
+		r, _, _ := getWith(t, e, "/douyin/feed/", nil, nil)
+		codes = append(codes, r.StatusCode)
+	}
+	if fmt.Sprint(codes) != "[0 0 0 0 1008 1008]" {
+		t.Fatalf("statuses across two edges sharing a budget of 4 per IP: %v; want [0 0 0 0 1008 1008]", codes)
+	}
 }

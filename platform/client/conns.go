@@ -130,8 +130,7 @@ func (c *Conns) Gateway(service string, methods []rpc.Method) (grpc.ClientConnIn
 // interceptors are the client interceptors of every call.
 func interceptors(table rpc.Table) ([]grpc.UnaryClientInterceptor, []grpc.StreamClientInterceptor) {
 	return []grpc.UnaryClientInterceptor{
-			requestid.UnaryClientInterceptor(),
-			auth.UnaryClientInterceptor(),
+			propagateUnary(), // requestid's and auth's, in one step
 			timeoutInterceptor(table),
 			apierror.UnaryClientInterceptor(),
 		}, []grpc.StreamClientInterceptor{

@@ -130,7 +130,8 @@ func (c *Conns) Gateway(service string, methods []rpc.Method) (grpc.ClientConnIn
 // interceptors are the client interceptors of every call.
 func interceptors(table rpc.Table) ([]grpc.UnaryClientInterceptor, []grpc.StreamClientInterceptor) {
 	return []grpc.UnaryClientInterceptor{
-			propagateUnary(), // requestid's and auth's, in one step
+			requestid.UnaryClientInterceptor(),
+			auth.UnaryClientInterceptor(),
 			timeoutInterceptor(table),
 			apierror.UnaryClientInterceptor(),
 		}, []grpc.StreamClientInterceptor{

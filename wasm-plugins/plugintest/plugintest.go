@@ -148,22 +148,7 @@ func RunfilePath(p string) string {
 
 // RepoRoot returns the directory of the module's go.mod, found upwards from
 // the working directory (a test's package directory).
-func RepoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if data, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && bytes.Contains(data, []byte("module github.com/tremolo-dev/tremolo\n")) {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("no go.mod of github.com/tremolo-dev/tremolo above the working directory")
-		}
-		dir = parent
-	}
-}
+func RepoRoot() (string, error) { return wasmhosttest.RepoRoot() }
 
 func goBuild(name, tags, file string) ([]byte, error) {
 	root, err := RepoRoot()

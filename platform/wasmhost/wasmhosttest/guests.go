@@ -77,16 +77,25 @@ func buildGuest(name string) ([]byte, error) {
 	return os.ReadFile(out)
 }
 
-// guestsDir finds platform/wasmhost/testdata/guests above the working
-// directory (a test's package directory).
+// guestsDir is platform/wasmhost/testdata/guests of the repository.
 func guestsDir() (string, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(root, "platform", "wasmhost", "testdata", "guests"), nil
+}
+
+// RepoRoot returns the directory of Tremolo's go.mod, found upwards from
+// the working directory (a test's package directory).
+func RepoRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", err
 	}
 	for {
 		if data, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && bytes.Contains(data, []byte("module github.com/tremolo-dev/tremolo\n")) {
-			return filepath.Join(dir, "platform", "wasmhost", "testdata", "guests"), nil
+			return dir, nil
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {

@@ -1,16 +1,14 @@
 package edge
 
 import (
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/tremolo-dev/tremolo/platform/token"
 )
-
-type refuseAll struct{}
-
-func (refuseAll) Verify(string) (int64, error) { return 0, errors.New("no") }
 
 // A client cannot set the headers the chain sets for the services (the
 // verified user, the routing version and experiments, traffic tag, cell):
@@ -25,9 +23,13 @@ func TestClientCannotForgeChainHeaders(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	signer, err := token.NewSigner([]byte(strings.Repeat("k", 32)), time.Hour, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
 	passThrough := func(next http.Handler) (http.Handler, error) { return next, nil }
 	for name, mw := range map[string]Middleware{
-		"native":             NativeMiddleware(refuseAll{}),
+		"native":             NativeMiddleware(signer),
 		"chain setting none": WasmMiddleware(passThrough),
 	} {
 		h, err := Handler(gw, http.NotFoundHandler(), mw)

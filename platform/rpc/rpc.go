@@ -50,6 +50,22 @@ const (
 // DefaultTimeout is the deadline of methods whose options set none.
 const DefaultTimeout = 5 * time.Second
 
+// DefaultMaxAttempts is how many times clients try an idempotent method
+// whose options do not say.
+const DefaultMaxAttempts = 3
+
+// Attempts returns how many times a client may try m in all: 1 for a
+// method that is not idempotent.
+func (m Method) Attempts() int {
+	switch {
+	case !m.Idempotent:
+		return 1
+	case m.MaxAttempts <= 0:
+		return DefaultMaxAttempts
+	}
+	return m.MaxAttempts
+}
+
 // Method is what the platform knows about one RPC.
 type Method struct {
 	// FullMethod is the gRPC method name, "/douyin.user.v1.UserService/GetUser".
@@ -62,6 +78,15 @@ type Method struct {
 	Auth Auth
 	// Idempotent methods may be retried.
 	Idempotent bool
+	// MaxAttempts is how many times a client tries an idempotent method
+	// in all, the first call included: 0 means DefaultMaxAttempts, 1 no
+	// retries. Ignored for methods that are not idempotent.
+	MaxAttempts int
+	// Degradable methods answer their callers with an empty response
+	// instead of an error when the callee is unavailable or its circuit
+	// breaker is open: reads whose absence a caller can show, such as the
+	// viewer's favorite flags on a feed page.
+	Degradable bool
 	// RateClass names the edge's rate-limit class ("" means default).
 	RateClass string
 	// Buckets are the latency histogram's upper bounds in seconds.

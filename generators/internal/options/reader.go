@@ -152,6 +152,14 @@ func (d *msg) int32(name string) int32 {
 	return 0
 }
 
+func (d *msg) uint32(name string) uint32 {
+	if fd := d.field(name); fd != nil && fd.Kind() == protoreflect.Uint32Kind && !fd.IsList() {
+		return uint32(d.m.Get(fd).Uint())
+	}
+	d.kindErr(name)
+	return 0
+}
+
 func (d *msg) enum(name string) protoreflect.EnumNumber {
 	if fd := d.field(name); fd != nil && fd.Kind() == protoreflect.EnumKind && !fd.IsList() {
 		return d.m.Get(fd).Enum()

@@ -86,12 +86,19 @@ type Method struct {
 	Timeout    time.Duration
 	Auth       Auth
 	Idempotent bool
+	// MaxAttempts is max_attempts: 0 means the platform default.
+	MaxAttempts int
+	// Degradable is degradable.
+	Degradable bool
 	RateClass  string
 	// Buckets are the latency buckets; nil means the platform's default.
 	Buckets []float64
 	// HTTP is true when the method has a google.api.http binding.
 	HTTP bool
 }
+
+// maxAttempts bounds max_attempts.
+const maxAttempts = 10
 
 var (
 	serviceNameRE = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
@@ -207,13 +214,15 @@ func (r *Reader) method(f *protogen.File, svc *Service, m *protogen.Method, defT
 	}
 	rules := &msg{m: opt}
 	meth := &Method{
-		Proto:      m,
-		FullMethod: fmt.Sprintf("/%s/%s", svc.Proto.Desc.FullName(), m.Desc.Name()),
-		Timeout:    defTimeout,
-		Auth:       defAuth,
-		Idempotent: rules.boolean("idempotent"),
-		RateClass:  rules.str("rate_class"),
-		Buckets:    defBuckets,
+		Proto:       m,
+		FullMethod:  fmt.Sprintf("/%s/%s", svc.Proto.Desc.FullName(), m.Desc.Name()),
+		Timeout:     defTimeout,
+		Auth:        defAuth,
+		Idempotent:  rules.boolean("idempotent"),
+		MaxAttempts: int(rules.uint32("max_attempts")),
+		Degradable:  rules.boolean("degradable"),
+		RateClass:   rules.str("rate_class"),
+		Buckets:     defBuckets,
 	}
 	switch {
 	case m.Desc.IsStreamingClient() && m.Desc.IsStreamingServer():
@@ -240,6 +249,15 @@ func (r *Reader) method(f *protogen.File, svc *Service, m *protogen.Method, defT
 		}
 	} else {
 		probs.Add(el.Errorf(ExtMethod, "auth", fmt.Sprintf("%d is not a tremolo.options.v1.Auth", rules.enum("auth"))))
+	}
+	switch {
+	case meth.MaxAttempts > maxAttempts:
+		probs.Add(el.Errorf(ExtMethod, "max_attempts", fmt.Sprintf("%d is more than %d: a retry storm, not resilience", meth.MaxAttempts, maxAttempts)))
+	case meth.MaxAttempts > 0 && !meth.Idempotent:
+		probs.Add(el.Errorf(ExtMethod, "max_attempts", "only idempotent methods are retried: set idempotent: true, or drop max_attempts"))
+	}
+	if meth.Degradable && meth.Type != Unary {
+		probs.Add(el.Errorf(ExtMethod, "degradable", fmt.Sprintf("only unary methods can degrade to an empty response; this one is %s", meth.Type.GoName())))
 	}
 	if meth.RateClass != "" && !rateClassRE.MatchString(meth.RateClass) {
 		probs.Add(el.Errorf(ExtMethod, "rate_class", fmt.Sprintf("%q does not match [a-z][a-z0-9_]* (empty means the default class)", meth.RateClass)))

@@ -97,6 +97,12 @@ func writeService(g *protogen.GeneratedFile, f *protogen.File, s *options.Servic
 		g.P(append([]any{"Timeout: "}, timeout(m)...)...)
 		g.P("Auth: ", rpcPackage.Ident(m.Auth.GoName()), ",")
 		g.P("Idempotent: ", m.Idempotent, ",")
+		if m.MaxAttempts > 0 {
+			g.P("MaxAttempts: ", m.MaxAttempts, ",")
+		}
+		if m.Degradable {
+			g.P("Degradable: true,")
+		}
 		g.P("RateClass: ", strconv.Quote(m.RateClass), ",")
 		if len(m.Buckets) > 0 {
 			g.P("Buckets: []float64{", naming.Floats(m.Buckets), "},")

@@ -67,6 +67,23 @@ func TestBadInput(t *testing.T) {
 			want:  "bad.proto: method bad.v1.S.Get: option (tremolo.options.v1.method).timeout: must be positive, got -1s",
 		},
 		{
+			name:  "max_attempts without idempotent",
+			files: method(`max_attempts: 2`),
+			want:  "bad.proto: method bad.v1.S.Get: option (tremolo.options.v1.method).max_attempts: only idempotent methods are retried: set idempotent: true, or drop max_attempts",
+		},
+		{
+			name:  "max_attempts too many",
+			files: method(`idempotent: true max_attempts: 11`),
+			want:  "bad.proto: method bad.v1.S.Get: option (tremolo.options.v1.method).max_attempts: 11 is more than 10: a retry storm, not resilience",
+		},
+		{
+			name: "degradable stream",
+			files: map[string]string{"bad.proto": header + `service S {
+			rpc Get(M) returns (stream M) { option (tremolo.options.v1.method) = {degradable: true}; }
+		}`},
+			want: "bad.proto: method bad.v1.S.Get: option (tremolo.options.v1.method).degradable: only unary methods can degrade to an empty response; this one is ServerStream",
+		},
+		{
 			name:  "timeout zero",
 			files: method(`timeout: {}`),
 			want:  "bad.proto: method bad.v1.S.Get: option (tremolo.options.v1.method).timeout: must be positive, got 0s",

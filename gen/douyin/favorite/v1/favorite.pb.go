@@ -750,14 +750,14 @@ const file_douyin_favorite_v1_favorite_proto_rawDesc = "" +
 	"\x1eFAVORITE_ERROR_VIDEO_NOT_FOUND\x10\x01\x1a#\xa2\x80\x19\x1f\b\x05\x18\xbdP2\x18the video does not exist\x12>\n" +
 	"\x19FAVORITE_ERROR_INVALID_ID\x10\x02\x1a\x1f\xa2\x80\x19\x1b\b\x03\x18\xbeP2\x14ids must be positive\x12D\n" +
 	"\x1bFAVORITE_ERROR_TOO_MANY_IDS\x10\x03\x1a#\xa2\x80\x19\x1f\b\x03\x18\xbfP2\x18at most 500 ids per call\x1a!\x9a\x80\x19\x1d\n" +
-	"\x1bfavorite.douyin.tremolo.dev2\xa6\x05\n" +
+	"\x1bfavorite.douyin.tremolo.dev2\xa8\x05\n" +
 	"\x0fFavoriteService\x12Z\n" +
 	"\x04Like\x12\x1f.douyin.favorite.v1.LikeRequest\x1a .douyin.favorite.v1.LikeResponse\"\x0f\x92\x80\x19\v\x10\x02\x18\x01\"\x05write\x12`\n" +
 	"\x06Unlike\x12!.douyin.favorite.v1.UnlikeRequest\x1a\".douyin.favorite.v1.UnlikeResponse\"\x0f\x92\x80\x19\v\x10\x02\x18\x01\"\x05write\x12`\n" +
 	"\tListLiked\x12$.douyin.favorite.v1.ListLikedRequest\x1a%.douyin.favorite.v1.ListLikedResponse\"\x06\x92\x80\x19\x02\x18\x01\x12{\n" +
 	"\x12BatchGetVideoStats\x12-.douyin.favorite.v1.BatchGetVideoStatsRequest\x1a..douyin.favorite.v1.BatchGetVideoStatsResponse\"\x06\x92\x80\x19\x02\x18\x01\x12x\n" +
-	"\x11BatchGetUserStats\x12,.douyin.favorite.v1.BatchGetUserStatsRequest\x1a-.douyin.favorite.v1.BatchGetUserStatsResponse\"\x06\x92\x80\x19\x02\x18\x01\x12f\n" +
-	"\vFilterLiked\x12&.douyin.favorite.v1.FilterLikedRequest\x1a'.douyin.favorite.v1.FilterLikedResponse\"\x06\x92\x80\x19\x02\x18\x01\x1a\x14\x8a\x80\x19\x10\n" +
+	"\x11BatchGetUserStats\x12,.douyin.favorite.v1.BatchGetUserStatsRequest\x1a-.douyin.favorite.v1.BatchGetUserStatsResponse\"\x06\x92\x80\x19\x02\x18\x01\x12h\n" +
+	"\vFilterLiked\x12&.douyin.favorite.v1.FilterLikedRequest\x1a'.douyin.favorite.v1.FilterLikedResponse\"\b\x92\x80\x19\x04\x18\x018\x01\x1a\x14\x8a\x80\x19\x10\n" +
 	"\bfavorite\x12\x02\b\x02\x18\x03BBZ@github.com/tremolo-dev/tremolo/gen/douyin/favorite/v1;favoritev1b\x06proto3"
 
 var (

@@ -67,6 +67,7 @@ var FavoriteServiceMethods = []rpc.Method{
 		Timeout:    2 * time.Second,
 		Auth:       rpc.AuthInternal,
 		Idempotent: true,
+		Degradable: true,
 		RateClass:  "",
 	},
 }

@@ -792,15 +792,15 @@ const file_douyin_relation_v1_relation_proto_rawDesc = "" +
 	"\x1dRELATION_ERROR_USER_NOT_FOUND\x10\x02\x1a\"\xa2\x80\x19\x1e\b\x05\x18\x86R2\x17the user does not exist\x12>\n" +
 	"\x19RELATION_ERROR_INVALID_ID\x10\x03\x1a\x1f\xa2\x80\x19\x1b\b\x03\x18\x87R2\x14ids must be positive\x12D\n" +
 	"\x1bRELATION_ERROR_TOO_MANY_IDS\x10\x04\x1a#\xa2\x80\x19\x1f\b\x03\x18\x88R2\x18at most 500 ids per call\x1a!\x9a\x80\x19\x1d\n" +
-	"\x1brelation.douyin.tremolo.dev2\x97\x06\n" +
+	"\x1brelation.douyin.tremolo.dev2\x99\x06\n" +
 	"\x0fRelationService\x12`\n" +
 	"\x06Follow\x12!.douyin.relation.v1.FollowRequest\x1a\".douyin.relation.v1.FollowResponse\"\x0f\x92\x80\x19\v\x10\x02\x18\x01\"\x05write\x12f\n" +
 	"\bUnfollow\x12#.douyin.relation.v1.UnfollowRequest\x1a$.douyin.relation.v1.UnfollowResponse\"\x0f\x92\x80\x19\v\x10\x02\x18\x01\"\x05write\x12l\n" +
 	"\rListFollowing\x12(.douyin.relation.v1.ListFollowingRequest\x1a).douyin.relation.v1.ListFollowingResponse\"\x06\x92\x80\x19\x02\x18\x01\x12l\n" +
 	"\rListFollowers\x12(.douyin.relation.v1.ListFollowersRequest\x1a).douyin.relation.v1.ListFollowersResponse\"\x06\x92\x80\x19\x02\x18\x01\x12f\n" +
 	"\vListFriends\x12&.douyin.relation.v1.ListFriendsRequest\x1a'.douyin.relation.v1.ListFriendsResponse\"\x06\x92\x80\x19\x02\x18\x01\x12l\n" +
-	"\rBatchGetStats\x12(.douyin.relation.v1.BatchGetStatsRequest\x1a).douyin.relation.v1.BatchGetStatsResponse\"\x06\x92\x80\x19\x02\x18\x01\x12r\n" +
-	"\x0fFilterFollowing\x12*.douyin.relation.v1.FilterFollowingRequest\x1a+.douyin.relation.v1.FilterFollowingResponse\"\x06\x92\x80\x19\x02\x18\x01\x1a\x14\x8a\x80\x19\x10\n" +
+	"\rBatchGetStats\x12(.douyin.relation.v1.BatchGetStatsRequest\x1a).douyin.relation.v1.BatchGetStatsResponse\"\x06\x92\x80\x19\x02\x18\x01\x12t\n" +
+	"\x0fFilterFollowing\x12*.douyin.relation.v1.FilterFollowingRequest\x1a+.douyin.relation.v1.FilterFollowingResponse\"\b\x92\x80\x19\x04\x18\x018\x01\x1a\x14\x8a\x80\x19\x10\n" +
 	"\brelation\x12\x02\b\x02\x18\x03BBZ@github.com/tremolo-dev/tremolo/gen/douyin/relation/v1;relationv1b\x06proto3"
 
 var (

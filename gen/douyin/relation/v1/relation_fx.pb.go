@@ -75,6 +75,7 @@ var RelationServiceMethods = []rpc.Method{
 		Timeout:    2 * time.Second,
 		Auth:       rpc.AuthInternal,
 		Idempotent: true,
+		Degradable: true,
 		RateClass:  "",
 	},
 }

@@ -250,8 +250,20 @@ type MethodRules struct {
 	// Upper bounds (seconds) of the latency histogram's buckets, strictly
 	// increasing and positive. Empty means the service's or platform's default.
 	LatencyBuckets []float64 `protobuf:"fixed64,5,rep,packed,name=latency_buckets,json=latencyBuckets,proto3" json:"latency_buckets,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// How many times the platform's clients try an idempotent method in all,
+	// the first call included, when the callee is UNAVAILABLE; retries draw
+	// on a per-callee budget so an outage does not multiply the load. 0 means
+	// the platform default (3), 1 no retries, at most 10. Only idempotent
+	// methods may set it.
+	MaxAttempts uint32 `protobuf:"varint,6,opt,name=max_attempts,json=maxAttempts,proto3" json:"max_attempts,omitempty"`
+	// When the callee is unavailable or its circuit breaker is open, callers
+	// receive the empty response instead of an error: for reads whose absence
+	// a caller can show (the viewer's flags on a feed page), so that one
+	// failing dependency degrades a page instead of failing it. Unary methods
+	// only.
+	Degradable    bool `protobuf:"varint,7,opt,name=degradable,proto3" json:"degradable,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *MethodRules) Reset() {
@@ -317,6 +329,20 @@ func (x *MethodRules) GetLatencyBuckets() []float64 {
 		return x.LatencyBuckets
 	}
 	return nil
+}
+
+func (x *MethodRules) GetMaxAttempts() uint32 {
+	if x != nil {
+		return x.MaxAttempts
+	}
+	return 0
+}
+
+func (x *MethodRules) GetDegradable() bool {
+	if x != nil {
+		return x.Degradable
+	}
+	return false
 }
 
 // ErrorSet is set on an enum whose values are errors. The enum's zero value
@@ -606,7 +632,7 @@ const file_tremolo_options_v1_options_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12B\n" +
 	"\x0fdefault_timeout\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x0edefaultTimeout\x12;\n" +
 	"\fdefault_auth\x18\x03 \x01(\x0e2\x18.tremolo.options.v1.AuthR\vdefaultAuth\x126\n" +
-	"\x17default_latency_buckets\x18\x04 \x03(\x01R\x15defaultLatencyBuckets\"\xd8\x01\n" +
+	"\x17default_latency_buckets\x18\x04 \x03(\x01R\x15defaultLatencyBuckets\"\x9b\x02\n" +
 	"\vMethodRules\x123\n" +
 	"\atimeout\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\atimeout\x12,\n" +
 	"\x04auth\x18\x02 \x01(\x0e2\x18.tremolo.options.v1.AuthR\x04auth\x12\x1e\n" +
@@ -615,7 +641,11 @@ const file_tremolo_options_v1_options_proto_rawDesc = "" +
 	"idempotent\x12\x1d\n" +
 	"\n" +
 	"rate_class\x18\x04 \x01(\tR\trateClass\x12'\n" +
-	"\x0flatency_buckets\x18\x05 \x03(\x01R\x0elatencyBuckets\"\"\n" +
+	"\x0flatency_buckets\x18\x05 \x03(\x01R\x0elatencyBuckets\x12!\n" +
+	"\fmax_attempts\x18\x06 \x01(\rR\vmaxAttempts\x12\x1e\n" +
+	"\n" +
+	"degradable\x18\a \x01(\bR\n" +
+	"degradable\"\"\n" +
 	"\bErrorSet\x12\x16\n" +
 	"\x06domain\x18\x01 \x01(\tR\x06domain\"\xae\x02\n" +
 	"\tErrorRule\x12$\n" +

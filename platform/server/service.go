@@ -16,6 +16,9 @@ const ServicesGroup = "tremolo.services"
 // Service is one gRPC service to run: what protoc-gen-go-fx's module
 // contributes for each service of a .proto file.
 type Service struct {
+	// Name is the service's short name ("user"): what the process
+	// registers it under in discovery and what clients ask for.
+	Name string
 	// Desc and Impl are what grpc.Server.RegisterService takes.
 	Desc *grpc.ServiceDesc
 	Impl any

@@ -133,6 +133,7 @@ func writeService(g *protogen.GeneratedFile, f *protogen.File, s *options.Servic
 	g.P("// its implementation, methods, metrics interceptors and REST gateway.")
 	g.P("func ", newService, "(impl ", serverIface, ", m *", metricsType, ") ", serverPackage.Ident("ServiceResult"), " {")
 	g.P("return ", serverPackage.Ident("ServiceResult"), "{Service: ", serverPackage.Ident("Service"), "{")
+	g.P("Name: ", nameConst, ",")
 	g.P("Desc: &", ident(svc+"_ServiceDesc"), ",")
 	g.P("Impl: impl,")
 	g.P("Methods: ", methodsVar, ",")

@@ -75,6 +75,7 @@ func CommentServiceModule(newServer any) fx.Option {
 // its implementation, methods, metrics interceptors and REST gateway.
 func newCommentServiceService(impl CommentServiceServer, m *CommentServiceMetrics) server.ServiceResult {
 	return server.ServiceResult{Service: server.Service{
+		Name:            CommentServiceName,
 		Desc:            &CommentService_ServiceDesc,
 		Impl:            impl,
 		Methods:         CommentServiceMethods,

@@ -163,6 +163,7 @@ func DouyinServiceModule(newServer any) fx.Option {
 // its implementation, methods, metrics interceptors and REST gateway.
 func newDouyinServiceService(impl DouyinServiceServer, m *DouyinServiceMetrics) server.ServiceResult {
 	return server.ServiceResult{Service: server.Service{
+		Name:            DouyinServiceName,
 		Desc:            &DouyinService_ServiceDesc,
 		Impl:            impl,
 		Methods:         DouyinServiceMethods,

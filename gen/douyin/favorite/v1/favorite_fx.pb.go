@@ -92,6 +92,7 @@ func FavoriteServiceModule(newServer any) fx.Option {
 // its implementation, methods, metrics interceptors and REST gateway.
 func newFavoriteServiceService(impl FavoriteServiceServer, m *FavoriteServiceMetrics) server.ServiceResult {
 	return server.ServiceResult{Service: server.Service{
+		Name:            FavoriteServiceName,
 		Desc:            &FavoriteService_ServiceDesc,
 		Impl:            impl,
 		Methods:         FavoriteServiceMethods,

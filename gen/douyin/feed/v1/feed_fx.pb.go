@@ -67,6 +67,7 @@ func FeedServiceModule(newServer any) fx.Option {
 // its implementation, methods, metrics interceptors and REST gateway.
 func newFeedServiceService(impl FeedServiceServer, m *FeedServiceMetrics) server.ServiceResult {
 	return server.ServiceResult{Service: server.Service{
+		Name:            FeedServiceName,
 		Desc:            &FeedService_ServiceDesc,
 		Impl:            impl,
 		Methods:         FeedServiceMethods,

@@ -67,6 +67,7 @@ func MessageServiceModule(newServer any) fx.Option {
 // its implementation, methods, metrics interceptors and REST gateway.
 func newMessageServiceService(impl MessageServiceServer, m *MessageServiceMetrics) server.ServiceResult {
 	return server.ServiceResult{Service: server.Service{
+		Name:            MessageServiceName,
 		Desc:            &MessageService_ServiceDesc,
 		Impl:            impl,
 		Methods:         MessageServiceMethods,

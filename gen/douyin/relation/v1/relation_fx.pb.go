@@ -100,6 +100,7 @@ func RelationServiceModule(newServer any) fx.Option {
 // its implementation, methods, metrics interceptors and REST gateway.
 func newRelationServiceService(impl RelationServiceServer, m *RelationServiceMetrics) server.ServiceResult {
 	return server.ServiceResult{Service: server.Service{
+		Name:            RelationServiceName,
 		Desc:            &RelationService_ServiceDesc,
 		Impl:            impl,
 		Methods:         RelationServiceMethods,

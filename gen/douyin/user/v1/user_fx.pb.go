@@ -77,6 +77,7 @@ func UserServiceModule(newServer any) fx.Option {
 // its implementation, methods, metrics interceptors and REST gateway.
 func newUserServiceService(impl UserServiceServer, m *UserServiceMetrics) server.ServiceResult {
 	return server.ServiceResult{Service: server.Service{
+		Name:            UserServiceName,
 		Desc:            &UserService_ServiceDesc,
 		Impl:            impl,
 		Methods:         UserServiceMethods,

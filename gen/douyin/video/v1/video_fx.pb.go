@@ -84,6 +84,7 @@ func VideoServiceModule(newServer any) fx.Option {
 // its implementation, methods, metrics interceptors and REST gateway.
 func newVideoServiceService(impl VideoServiceServer, m *VideoServiceMetrics) server.ServiceResult {
 	return server.ServiceResult{Service: server.Service{
+		Name:            VideoServiceName,
 		Desc:            &VideoService_ServiceDesc,
 		Impl:            impl,
 		Methods:         VideoServiceMethods,

@@ -58,7 +58,7 @@ func TestConfiguredTarget(t *testing.T) {
 	if err := fs.Parse([]string{"-target", "health=" + addr}); err != nil {
 		t.Fatal(err)
 	}
-	c := New(cfg, Local{})
+	c := New(cfg, Local{}, Options{})
 	defer c.Close()
 	cc, err := c.Conn("health", healthMethods)
 	if err != nil {
@@ -80,7 +80,7 @@ func TestConfiguredTarget(t *testing.T) {
 
 func TestLocalFallbackAndMissingTarget(t *testing.T) {
 	addr := serve(t, 0)
-	c := New(Config{}, Local{Addr: func(context.Context) (string, error) { return addr, nil }})
+	c := New(Config{}, Local{Addr: func(context.Context) (string, error) { return addr, nil }}, Options{})
 	defer c.Close()
 	cc, err := c.Conn("anything", nil)
 	if err != nil {
@@ -89,14 +89,14 @@ func TestLocalFallbackAndMissingTarget(t *testing.T) {
 	if _, err := healthpb.NewHealthClient(cc).Check(context.Background(), &healthpb.HealthCheckRequest{}); err != nil {
 		t.Fatalf("call through the local fallback: %v", err)
 	}
-	if _, err := New(Config{}, Local{}).Conn("video", nil); err == nil {
+	if _, err := New(Config{}, Local{}, Options{}).Conn("video", nil); err == nil {
 		t.Fatal("no target and no local server: Conn succeeded")
 	}
 }
 
 func TestDeclaredTimeoutAppliesWithoutDeadline(t *testing.T) {
 	addr := serve(t, time.Second)
-	c := New(Config{Targets: map[string]string{"health": addr}}, Local{})
+	c := New(Config{Targets: map[string]string{"health": addr}}, Local{}, Options{})
 	defer c.Close()
 	cc, _ := c.Conn("health", healthMethods)
 	start := time.Now()
@@ -107,7 +107,7 @@ func TestDeclaredTimeoutAppliesWithoutDeadline(t *testing.T) {
 }
 
 func TestConnAfterClose(t *testing.T) {
-	c := New(Config{}, Local{})
+	c := New(Config{}, Local{}, Options{})
 	_ = c.Close()
 	if _, err := c.Conn("user", nil); err == nil {
 		t.Fatal("Conn after Close succeeded")

@@ -10,11 +10,15 @@ import (
 	"github.com/fullstorydev/grpchan"
 	"go.uber.org/fx"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/resolver"
+	"google.golang.org/grpc/status"
 
 	"github.com/tremolo-dev/tremolo/platform/apierror"
 	"github.com/tremolo-dev/tremolo/platform/auth"
 	"github.com/tremolo-dev/tremolo/platform/requestid"
+	"github.com/tremolo-dev/tremolo/platform/routing"
 	"github.com/tremolo-dev/tremolo/platform/rpc"
 )
 
@@ -29,6 +33,11 @@ type Local struct {
 	// Addr returns the address of this process's gRPC server, waiting
 	// until it listens.
 	Addr func(ctx context.Context) (string, error)
+	// Serves reports whether this process serves a gRPC service (by full
+	// name), waiting until the server is built. With Options.Discovery,
+	// services it does not serve are found through discovery instead of
+	// being called in-process.
+	Serves func(ctx context.Context, fullService string) (bool, error)
 }
 
 func (l Local) usable(loopback bool) bool {
@@ -38,12 +47,30 @@ func (l Local) usable(loopback bool) bool {
 	return l.Channel != nil || l.Addr != nil
 }
 
+// Options are New's optional inputs: what the governance modules add.
+type Options struct {
+	// Discovery resolves "tremolo:///<service>" targets (platform/discovery's
+	// resolver). With it, a service that has no -target and that this
+	// process does not serve is reached through discovery; without it, such
+	// a service is called in-process (the all-in-one mode).
+	Discovery resolver.Builder
+	// ServiceConfig is the default gRPC service config of connections made
+	// through Discovery: the load-balancing policy (platform/balancer).
+	ServiceConfig string
+	// Middleware returns the interceptors a service's callers run on every
+	// call to it (tracing, circuit breakers, retries), after the deadline is
+	// set and before errors are decoded. Nil adds none.
+	Middleware func(service string, table rpc.Table) ([]grpc.UnaryClientInterceptor, []grpc.StreamClientInterceptor)
+	// DialOptions are added to every network connection.
+	DialOptions []grpc.DialOption
+}
+
 // Conns hands out one shared connection per service. It is safe for
 // concurrent use.
 type Conns struct {
 	cfg   Config
 	local Local
-	opts  []grpc.DialOption
+	o     Options
 
 	mu     sync.Mutex
 	conns  map[string]grpc.ClientConnInterface
@@ -52,15 +79,20 @@ type Conns struct {
 }
 
 // New returns Conns for cfg. local is the zero Local in a process without a
-// gRPC server; extra dial options are added to every network connection.
-func New(cfg Config, local Local, extra ...grpc.DialOption) *Conns {
-	return &Conns{cfg: cfg, local: local, opts: extra, conns: map[string]grpc.ClientConnInterface{}}
+// gRPC server.
+func New(cfg Config, local Local, opts Options) *Conns {
+	return &Conns{cfg: cfg, local: local, o: opts, conns: map[string]grpc.ClientConnInterface{}}
 }
 
 // Conn returns the connection to a service, creating it on first use.
 // Connecting is lazy: a service that is down makes calls fail, not Conn.
 // methods are the service's generated method table; their timeouts apply
 // to calls whose context has no deadline.
+//
+// Where the calls go: to the service's -target when it has one; else, with
+// discovery, in-process when this process serves the service and through
+// discovery otherwise; else in-process (or over the process's own port
+// with -local-loopback).
 func (c *Conns) Conn(service string, methods []rpc.Method) (grpc.ClientConnInterface, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -74,38 +106,102 @@ func (c *Conns) Conn(service string, methods []rpc.Method) (grpc.ClientConnInter
 	if err != nil {
 		return nil, fmt.Errorf("client: %s: %w", service, err)
 	}
-	unary, stream := interceptors(table)
+	unary, stream := c.interceptors(service, table)
+	var cc grpc.ClientConnInterface
 	target, ok := c.cfg.Targets[service]
-	if !ok && !c.local.usable(c.cfg.Loopback) {
-		return nil, fmt.Errorf("client: no target for service %q: set -target %s=host:port", service, service)
+	switch {
+	case ok:
+		cc, err = c.dial(service, target, unary, stream, nil)
+	case c.o.Discovery != nil && c.local.Serves != nil && len(methods) > 0:
+		// Whether this process serves the service is known once its server
+		// is built, after the callers' constructors ran: decide on the
+		// first call.
+		full := methods[0].Service()
+		cc = &deferredConn{pick: func(ctx context.Context) (grpc.ClientConnInterface, error) {
+			serves, err := c.local.Serves(ctx, full)
+			switch {
+			case err != nil:
+				return nil, err
+			case serves && !c.cfg.Loopback:
+				return c.inProcess(unary, stream), nil
+			case serves:
+				return c.track(c.loopback(service, unary, stream))
+			}
+			return c.track(c.discovered(service, unary, stream))
+		}}
+	case !c.local.usable(c.cfg.Loopback):
+		return nil, fmt.Errorf("client: no target for service %q: set -target %s=host:port, or find it through discovery (-registry)", service, service)
+	case !c.cfg.Loopback && c.local.Channel != nil:
+		cc = c.inProcess(unary, stream)
+	default:
+		cc, err = c.loopback(service, unary, stream)
 	}
-	if !ok && (!c.cfg.Loopback || c.local.Addr == nil) && c.local.Channel != nil {
-		cc := grpchan.InterceptClientConnStream(grpchan.InterceptClientConnUnary(c.local.Channel, unary...), stream...)
-		c.conns[service] = cc
-		return cc, nil
+	if err != nil {
+		return nil, err
 	}
-	opts := []grpc.DialOption{
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithChainUnaryInterceptor(unary...),
-		grpc.WithChainStreamInterceptor(stream...),
+	if nc, ok := cc.(*grpc.ClientConn); ok {
+		c.dialed = append(c.dialed, nc)
 	}
-	if !ok {
-		addr := c.local.Addr
-		target = "passthrough:///" + service
-		opts = append(opts, grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
+	c.conns[service] = cc
+	return cc, nil
+}
+
+// inProcess is the connection to a service of this process, in-process.
+func (c *Conns) inProcess(unary []grpc.UnaryClientInterceptor, stream []grpc.StreamClientInterceptor) grpc.ClientConnInterface {
+	return grpchan.InterceptClientConnStream(grpchan.InterceptClientConnUnary(c.local.Channel, unary...), stream...)
+}
+
+// loopback is the connection to a service of this process over its own
+// gRPC port.
+func (c *Conns) loopback(service string, unary []grpc.UnaryClientInterceptor, stream []grpc.StreamClientInterceptor) (*grpc.ClientConn, error) {
+	addr := c.local.Addr
+	return c.dial(service, "passthrough:///"+service, unary, stream, []grpc.DialOption{
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
 			addr, err := addr(ctx)
 			if err != nil {
 				return nil, err
 			}
 			var d net.Dialer
 			return d.DialContext(ctx, "tcp", addr)
-		}))
+		}),
+	})
+}
+
+// discovered is the connection to a service found through discovery.
+func (c *Conns) discovered(service string, unary []grpc.UnaryClientInterceptor, stream []grpc.StreamClientInterceptor) (*grpc.ClientConn, error) {
+	opts := []grpc.DialOption{grpc.WithResolvers(c.o.Discovery)}
+	if c.o.ServiceConfig != "" {
+		opts = append(opts, grpc.WithDefaultServiceConfig(c.o.ServiceConfig))
 	}
-	cc, err := grpc.NewClient(target, append(opts, c.opts...)...)
+	return c.dial(service, c.o.Discovery.Scheme()+":///"+service, unary, stream, opts)
+}
+
+// dial makes a network connection (lazily: nothing is dialed before a call).
+func (c *Conns) dial(service, target string, unary []grpc.UnaryClientInterceptor, stream []grpc.StreamClientInterceptor, extra []grpc.DialOption) (*grpc.ClientConn, error) {
+	opts := append([]grpc.DialOption{
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithChainUnaryInterceptor(unary...),
+		grpc.WithChainStreamInterceptor(stream...),
+	}, extra...)
+	cc, err := grpc.NewClient(target, append(opts, c.o.DialOptions...)...)
 	if err != nil {
 		return nil, fmt.Errorf("client: service %q at %q: %w", service, target, err)
 	}
-	c.conns[service] = cc
+	return cc, nil
+}
+
+// track records a connection made after Conn returned, so Close closes it;
+// after Close it closes the connection at once and fails.
+func (c *Conns) track(cc *grpc.ClientConn, err error) (grpc.ClientConnInterface, error) {
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		_ = cc.Close()
+		return nil, status.Error(codes.Unavailable, "client: the process is shutting down")
+	}
 	c.dialed = append(c.dialed, cc)
 	return cc, nil
 }
@@ -123,22 +219,32 @@ func (c *Conns) Gateway(service string, methods []rpc.Method) (grpc.ClientConnIn
 	if err != nil {
 		return nil, fmt.Errorf("client: %s: %w", service, err)
 	}
-	unary, stream := interceptors(table)
+	unary, stream := c.interceptors(service, table)
 	return grpchan.InterceptClientConnStream(grpchan.InterceptClientConnUnary(c.local.Shared, unary...), stream...), nil
 }
 
-// interceptors are the client interceptors of every call.
-func interceptors(table rpc.Table) ([]grpc.UnaryClientInterceptor, []grpc.StreamClientInterceptor) {
-	return []grpc.UnaryClientInterceptor{
-			requestid.UnaryClientInterceptor(),
-			auth.UnaryClientInterceptor(),
-			timeoutInterceptor(table),
-			apierror.UnaryClientInterceptor(),
-		}, []grpc.StreamClientInterceptor{
-			requestid.StreamClientInterceptor(),
-			auth.StreamClientInterceptor(),
-			apierror.StreamClientInterceptor(),
-		}
+// interceptors are the client interceptors of every call to service: the
+// request id, the user and the routing attributes travel; the declared
+// timeout applies when the caller set no deadline; then the Middleware's
+// (tracing, breakers, retries), all within that deadline; errors are decoded
+// last, so that every interceptor above sees platform errors.
+func (c *Conns) interceptors(service string, table rpc.Table) ([]grpc.UnaryClientInterceptor, []grpc.StreamClientInterceptor) {
+	unary := []grpc.UnaryClientInterceptor{
+		requestid.UnaryClientInterceptor(),
+		auth.UnaryClientInterceptor(),
+		routing.UnaryClientInterceptor(),
+		timeoutInterceptor(table),
+	}
+	stream := []grpc.StreamClientInterceptor{
+		requestid.StreamClientInterceptor(),
+		auth.StreamClientInterceptor(),
+		routing.StreamClientInterceptor(),
+	}
+	if c.o.Middleware != nil {
+		u, s := c.o.Middleware(service, table)
+		unary, stream = append(unary, u...), append(stream, s...)
+	}
+	return append(unary, apierror.UnaryClientInterceptor()), append(stream, apierror.StreamClientInterceptor())
 }
 
 // Close closes every connection; later Conn calls fail.
@@ -175,14 +281,15 @@ type Params struct {
 	fx.In
 
 	Config    Config
-	Local     Local `optional:"true"`
+	Local     Local   `optional:"true"`
+	Options   Options `optional:"true"`
 	Lifecycle fx.Lifecycle
 }
 
 // Module provides *Conns, closed when the app stops.
 var Module = fx.Module("tremolo.client",
 	fx.Provide(func(p Params) *Conns {
-		c := New(p.Config, p.Local)
+		c := New(p.Config, p.Local, p.Options)
 		p.Lifecycle.Append(fx.StopHook(c.Close))
 		return c
 	}),

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"sync"
 
 	"github.com/fullstorydev/grpchan/inprocgrpc"
@@ -65,6 +66,18 @@ func (l *LocalChannel) serve(services []Service, unary grpc.UnaryServerIntercept
 		l.unary = unary
 		close(l.ready)
 	})
+}
+
+// Serves reports whether this process serves the gRPC service fullName
+// ("douyin.user.v1.UserService"), waiting until the server is built.
+func (l *LocalChannel) Serves(ctx context.Context, fullName string) (bool, error) {
+	select {
+	case <-l.ready:
+	case <-ctx.Done():
+		return false, fmt.Errorf("server: waiting for this process's services: %w", ctx.Err())
+	}
+	_, ok := l.ch.GetServiceInfo()[fullName]
+	return ok, nil
 }
 
 // begin waits until the channel serves and counts the call as in flight.

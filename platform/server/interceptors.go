@@ -14,17 +14,20 @@ import (
 	"github.com/tremolo-dev/tremolo/platform/apierror"
 	"github.com/tremolo-dev/tremolo/platform/auth"
 	"github.com/tremolo-dev/tremolo/platform/requestid"
+	"github.com/tremolo-dev/tremolo/platform/routing"
 	"github.com/tremolo-dev/tremolo/platform/rpc"
 )
 
 // chain builds the interceptor chains described in the package comment.
-func chain(logger *slog.Logger, table rpc.Table, services []Service) ([]grpc.UnaryServerInterceptor, []grpc.StreamServerInterceptor) {
+func chain(logger *slog.Logger, table rpc.Table, services []Service, extra Interceptors) ([]grpc.UnaryServerInterceptor, []grpc.StreamServerInterceptor) {
 	onPanic := recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
 		logger.ErrorContext(ctx, "panic in handler", slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
 		return apierror.Internal(fmt.Errorf("panic: %v", p))
 	})
-	unary := []grpc.UnaryServerInterceptor{requestid.UnaryServerInterceptor(), perServiceUnary(services)}
-	stream := []grpc.StreamServerInterceptor{requestid.StreamServerInterceptor(), perServiceStream(services)}
+	unary := append([]grpc.UnaryServerInterceptor{requestid.UnaryServerInterceptor(), routing.UnaryServerInterceptor()}, extra.Unary...)
+	stream := append([]grpc.StreamServerInterceptor{requestid.StreamServerInterceptor(), routing.StreamServerInterceptor()}, extra.Stream...)
+	unary = append(unary, perServiceUnary(services))
+	stream = append(stream, perServiceStream(services))
 	unary = append(unary,
 		apierror.UnaryServerInterceptor(logger),
 		recovery.UnaryServerInterceptor(onPanic),

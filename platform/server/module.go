@@ -24,25 +24,27 @@ type Handler struct {
 type Params struct {
 	fx.In
 
-	Config     Config
-	Logger     *slog.Logger
-	Gatherer   prometheus.Gatherer
-	Services   []Service `group:"tremolo.services"`
-	Handlers   []Handler `group:"tremolo.http.handlers"`
-	Local      *LocalAddress
-	Channel    *LocalChannel
-	Lifecycle  fx.Lifecycle
-	Shutdowner fx.Shutdowner
+	Config       Config
+	Logger       *slog.Logger
+	Gatherer     prometheus.Gatherer
+	Services     []Service `group:"tremolo.services"`
+	Handlers     []Handler `group:"tremolo.http.handlers"`
+	Local        *LocalAddress
+	Channel      *LocalChannel
+	Interceptors Interceptors `optional:"true"`
+	Lifecycle    fx.Lifecycle
+	Shutdowner   fx.Shutdowner
 }
 
 // NewFx builds the Server for fx, starting and stopping it with the app; a
 // failing listener shuts the app down with exit code 1.
 func NewFx(p Params) (*Server, error) {
 	s, err := New(p.Config, p.Logger, p.Services, Options{
-		Gatherer: p.Gatherer,
-		Handlers: p.Handlers,
-		Local:    p.Local,
-		Channel:  p.Channel,
+		Gatherer:     p.Gatherer,
+		Handlers:     p.Handlers,
+		Local:        p.Local,
+		Channel:      p.Channel,
+		Interceptors: p.Interceptors,
 		OnServeError: func(err error) {
 			if serr := p.Shutdowner.Shutdown(fx.ExitCode(1)); serr != nil {
 				p.Logger.Error("server: shutting down after a serve error", slog.Any("error", serr))
@@ -66,7 +68,7 @@ var Module = fx.Module("tremolo.server",
 		NewLocalAddress,
 		NewLocalChannel,
 		func(a *LocalAddress, ch *LocalChannel) client.Local {
-			return client.Local{Channel: ch, Shared: ch.Shared(), Addr: a.Wait}
+			return client.Local{Channel: ch, Shared: ch.Shared(), Addr: a.Wait, Serves: ch.Serves}
 		},
 	),
 	fx.Invoke(func(*Server) {}),

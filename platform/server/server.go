@@ -63,6 +63,19 @@ type Options struct {
 	// Channel is made to serve this server's services in-process; nil
 	// makes one (see Server.Channel).
 	Channel *LocalChannel
+	// Interceptors run on every call, in-process ones included.
+	Interceptors Interceptors
+}
+
+// Interceptors are what the governance modules add to every call a server
+// takes (routing attributes, tracing, load shedding, fault injection). They
+// run after the request id is set and before the services' own
+// interceptors (metrics), error conversion, auth and the method's deadline,
+// so that a shed or injected failure is measured and converted like any
+// other error.
+type Interceptors struct {
+	Unary  []grpc.UnaryServerInterceptor
+	Stream []grpc.StreamServerInterceptor
 }
 
 // New builds the servers for services; nothing listens until Start.
@@ -78,7 +91,7 @@ func New(cfg Config, logger *slog.Logger, services []Service, opts Options) (*Se
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
-	unary, stream := chain(logger, table, services)
+	unary, stream := chain(logger, table, services, opts.Interceptors)
 	s := &Server{
 		cfg:      cfg,
 		logger:   logger,

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 
@@ -59,8 +60,8 @@ type Resources struct {
 // is not semver.
 func (i Instance) Validate() error {
 	var errs []error
-	if i.Service == "" || strings.ContainsAny(i.Service, "/ ") {
-		errs = append(errs, fmt.Errorf("service name %q: want a non-empty name without '/' or spaces", i.Service))
+	if err := checkService(i.Service); err != nil {
+		errs = append(errs, err)
 	}
 	if i.ID == "" || strings.ContainsAny(i.ID, "/ ") {
 		errs = append(errs, fmt.Errorf("instance id %q: want a non-empty id without '/' or spaces", i.ID))
@@ -120,6 +121,34 @@ func InstanceOf(addr resolver.Address) (*Instance, bool) {
 	}
 	inst, ok := addr.BalancerAttributes.Value(instanceKey{}).(*Instance)
 	return inst, ok
+}
+
+// InstanceOfEndpoint is InstanceOf for balancers that work on endpoints:
+// gRPC moves an address's BalancerAttributes to its endpoint's Attributes,
+// and the resolver sets both.
+func InstanceOfEndpoint(ep resolver.Endpoint) (*Instance, bool) {
+	if ep.Attributes == nil {
+		return nil, false
+	}
+	inst, ok := ep.Attributes.Value(instanceKey{}).(*Instance)
+	return inst, ok
+}
+
+// DefaultID is the ID of an instance listening on addr when its operator
+// names none: the address plus the process id, so that a process restarted
+// on the same port is a new instance and the old one's leftover registration
+// (until its lease runs out) cannot be mistaken for it.
+func DefaultID(addr string) string {
+	return addr + "-" + strconv.Itoa(os.Getpid())
+}
+
+// checkService reports whether name can be a service name: it is a path
+// segment of registry keys and the file name of the service's snapshot.
+func checkService(name string) error {
+	if name == "" || strings.ContainsAny(name, "/\\ \t\n\r\x00") || name == "." || name == ".." {
+		return fmt.Errorf("service name %q: want a non-empty name without '/', '\\' or spaces", name)
+	}
+	return nil
 }
 
 // splitHostPort checks that addr is host:port with a numeric port.

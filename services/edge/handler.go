@@ -9,6 +9,7 @@ import (
 	edgev1 "github.com/tremolo-dev/tremolo/gen/douyin/edge/v1"
 	"github.com/tremolo-dev/tremolo/platform/auth"
 	"github.com/tremolo-dev/tremolo/platform/requestid"
+	"github.com/tremolo-dev/tremolo/platform/routing"
 	"github.com/tremolo-dev/tremolo/platform/server"
 	"github.com/tremolo-dev/tremolo/platform/token"
 )
@@ -27,6 +28,11 @@ func Handler(gw *runtime.ServeMux, pub http.Handler, mw Middleware) (http.Handle
 	withUser := mw.User(gw)
 	routed := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		markRouted(r)
+		// What the chain decided about routing (gray version, experiments,
+		// traffic tag, cell) travels with every call the request makes.
+		if route := routing.FromHeader(r.Header); !route.IsZero() {
+			r = r.WithContext(routing.NewContext(r.Context(), route))
+		}
 		if r.URL.Path == publishPath {
 			pub.ServeHTTP(w, r)
 			return

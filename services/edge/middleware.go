@@ -10,6 +10,7 @@ import (
 	"github.com/tremolo-dev/tremolo/platform/apierror"
 	"github.com/tremolo-dev/tremolo/platform/auth"
 	"github.com/tremolo-dev/tremolo/platform/rpc"
+	"github.com/tremolo-dev/tremolo/platform/routing"
 )
 
 // The edge's middleware, chosen by Config.Middleware.
@@ -36,7 +37,7 @@ const UserHeader = "X-Tremolo-User-Id"
 // the edge removes a client's own before anything else sees the request, so
 // that a client cannot pin itself to a canary or a cell, even when a
 // fail-open plugin fails or the native middleware runs no plugin at all.
-var chainHeaders = []string{UserHeader, "X-Tremolo-Version", "X-Tremolo-Experiment", "X-Traffic-Tag", "X-Cell-Id"}
+var chainHeaders = []string{UserHeader, routing.VersionHeader, routing.ExperimentHeader, routing.TrafficTagHeader, routing.CellHeader}
 
 // Middleware is what stands between the app's requests and its routes.
 type Middleware struct {

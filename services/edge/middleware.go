@@ -9,8 +9,8 @@ import (
 	edgev1 "github.com/tremolo-dev/tremolo/gen/douyin/edge/v1"
 	"github.com/tremolo-dev/tremolo/platform/apierror"
 	"github.com/tremolo-dev/tremolo/platform/auth"
-	"github.com/tremolo-dev/tremolo/platform/rpc"
 	"github.com/tremolo-dev/tremolo/platform/routing"
+	"github.com/tremolo-dev/tremolo/platform/rpc"
 )
 
 // The edge's middleware, chosen by Config.Middleware.

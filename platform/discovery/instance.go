@@ -37,7 +37,8 @@ type Instance struct {
 	Labels map[string]string `json:"labels,omitempty"`
 	// Zone is the failure domain the instance runs in ("az1").
 	Zone string `json:"zone,omitempty"`
-	// Cell is the user cell the instance serves ("c0"); empty for
+	// Cell is the user cell the instance serves: "0".."n-1", the numbers
+	// the edge's colour plugin puts users in (platform/cells.Of); empty for
 	// instances that serve every cell.
 	Cell string `json:"cell,omitempty"`
 	// Resources describe the instance's capacity, for operators and for

@@ -43,6 +43,11 @@ type Config struct {
 	Labels  map[string]string
 	Zone    string
 	Cell    string
+	// AdvertiseHost is the host other processes dial this process's gRPC
+	// port on; empty means the listener's own host, or 127.0.0.1 for a
+	// wildcard listener (right on one machine, wrong across machines: set
+	// it to the pod's or host's address there).
+	AdvertiseHost string
 }
 
 // RegisterFlags adds the registry and instance flags.
@@ -58,6 +63,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.Var((*labelsFlag)(c), "instance-labels", "labels this process's instances announce, as key=value[,key=value] (repeatable)")
 	fs.StringVar(&c.Zone, "instance-zone", "", "failure domain (zone) this process runs in")
 	fs.StringVar(&c.Cell, "instance-cell", "", "user cell this process serves (empty: every cell)")
+	fs.StringVar(&c.AdvertiseHost, "advertise-host", "", "host other processes reach this process's gRPC port on (default: the listener's, 127.0.0.1 for a wildcard; set the pod or host IP across machines)")
 }
 
 // Validate reports what makes c unusable; Open calls it.

@@ -31,6 +31,10 @@ type Result struct {
 	// Instance is this process's instance template (Config.Template):
 	// version, labels, zone and cell, without a service, id or address.
 	Instance Instance
+	// Etcd is the registry's etcd client, shared with the other modules
+	// that keep state in etcd (dynamic configuration, id leases); nil with
+	// the in-process registry.
+	Etcd *clientv3.Client
 }
 
 // NewFx opens the configured registry for fx and closes it when the app
@@ -42,7 +46,11 @@ func NewFx(p Params) (Result, error) {
 		return Result{}, err
 	}
 	p.Lifecycle.Append(fx.StopHook(reg.Close))
-	return Result{Registry: reg, Instance: p.Config.Template()}, nil
+	res := Result{Registry: reg, Instance: p.Config.Template()}
+	if o, ok := reg.(*ownedEtcd); ok {
+		res.Etcd = o.cli
+	}
+	return res, nil
 }
 
 // Module provides the Registry chosen by Config (a Memory, or an Etcd with

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"syscall"
 	"time"
@@ -27,6 +28,7 @@ import (
 	"github.com/tremolo-dev/tremolo/platform/changes"
 	"github.com/tremolo-dev/tremolo/platform/client"
 	"github.com/tremolo-dev/tremolo/platform/config"
+	"github.com/tremolo-dev/tremolo/platform/discovery"
 	"github.com/tremolo-dev/tremolo/platform/logging"
 	"github.com/tremolo-dev/tremolo/platform/metrics"
 	"github.com/tremolo-dev/tremolo/platform/server"
@@ -37,6 +39,8 @@ type Config struct {
 	Log    logging.Config
 	Server server.Config
 	Client client.Config
+	// Discovery is the service registry and this process's instances.
+	Discovery discovery.Config
 	// DataDir holds the embedded defaults' files (SQLite databases, keys,
 	// media) when no external store is configured.
 	DataDir string
@@ -49,6 +53,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	c.Log.RegisterFlags(fs)
 	c.Server.RegisterFlags(fs)
 	c.Client.RegisterFlags(fs)
+	c.Discovery.RegisterFlags(fs)
 	fs.StringVar(&c.DataDir, "data-dir", "data", "directory for the embedded defaults: SQLite databases, generated keys, media")
 	fs.Int64Var(&c.NodeID, "node-id", 0, "this replica's node id in generated ids (0-31), unique among live replicas")
 }
@@ -56,14 +61,17 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 // Runtime is the platform's modules: logging, metrics, servers, clients and
 // the change counter caches read. It needs the parts of Config supplied
 // (Options does that).
-var Runtime = fx.Options(logging.Module, metrics.Module, server.Module, client.Module, changes.Module)
+var Runtime = fx.Options(logging.Module, metrics.Module, server.Module, client.Module, changes.Module, governance)
 
 // Options supplies cfg's parts and the Runtime. The app's stop timeout
 // leaves room for the server's drain delay and graceful stop, so that hooks
 // after it (closing databases) still run.
 func Options(cfg Config) fx.Option {
 	stop := cfg.Server.DrainDelay + cfg.Server.ShutdownTimeout + 5*time.Second
-	return fx.Options(fx.Supply(cfg, cfg.Log, cfg.Server, cfg.Client), Runtime, fx.StopTimeout(stop))
+	if cfg.Discovery.Registry == discovery.RegistryEtcd && cfg.Discovery.SnapshotDir == "" {
+		cfg.Discovery.SnapshotDir = filepath.Join(cfg.DataDir, "discovery")
+	}
+	return fx.Options(fx.Supply(cfg, cfg.Log, cfg.Server, cfg.Client, cfg.Discovery), Runtime, fx.StopTimeout(stop))
 }
 
 // Parse reads the platform's configuration and each of cfgs from args and

@@ -274,6 +274,9 @@ func (s *Server) Stop(ctx context.Context) error {
 	return errors.Join(httpErr, selfErr)
 }
 
+// Services returns the services the server runs.
+func (s *Server) Services() []Service { return s.services }
+
 // GRPCAddr returns the bound gRPC address (nil before Start).
 func (s *Server) GRPCAddr() net.Addr { return s.grpcAddr }
 

@@ -1,0 +1,37 @@
+package app
+
+import (
+	"go.uber.org/fx"
+
+	"github.com/tremolo-dev/tremolo/platform/auth"
+	"github.com/tremolo-dev/tremolo/platform/balancer"
+	"github.com/tremolo-dev/tremolo/platform/client"
+	"github.com/tremolo-dev/tremolo/platform/discovery"
+)
+
+// ClientParams are the inputs of the clients' governance options.
+type ClientParams struct {
+	fx.In
+
+	Discovery discovery.Config
+	Registry  discovery.Registry
+}
+
+// clientOptions points the clients at discovery: services this process
+// does not serve are resolved through the registry (with the static
+// fallback) and balanced by platform/balancer, hashing on the caller's user
+// id so that one user's calls meet the same instance's caches.
+func clientOptions(p ClientParams) client.Options {
+	return client.Options{
+		Discovery:     discovery.NewResolverBuilder(p.Registry, p.Discovery.Static),
+		ServiceConfig: balancer.ServiceConfig(auth.MetadataKey),
+	}
+}
+
+// governance is the discovery side of every process: the registry, the
+// clients' use of it and the announcement of this process's services.
+var governance = fx.Options(
+	discovery.Module,
+	fx.Provide(clientOptions),
+	fx.Invoke(announce),
+)

@@ -243,10 +243,10 @@ func (c *Cluster) startServices() error {
 		"-registry", "etcd",
 		"-etcd-endpoints", c.EtcdEndpoint,
 		"-grpc-addr", "127.0.0.1:0",
-		"-jwt-key-file", filepath.Join(c.opts.Dir, "jwt.key"),
 	}
-	// platform/token creates the key file on first use, safely when two
-	// processes race to.
+	// The user service signs tokens and the edge checks them: one key.
+	// platform/token creates the file on first use, safely when both race.
+	key := []string{"-jwt-key-file", filepath.Join(c.opts.Dir, "jwt.key")}
 	common = append(common, c.opts.Args...)
 	for _, svc := range append(append([]string(nil), Services...), "edge") {
 		n := max(c.opts.Replicas[svc], 1)
@@ -258,7 +258,11 @@ func (c *Cluster) startServices() error {
 			args := append([]string(nil), common...)
 			args = append(args, "-data-dir", filepath.Join(c.opts.Dir, name))
 			switch svc {
+			case "user":
+				args = append(args, "-http-addr", "127.0.0.1:0")
+				args = append(args, key...)
 			case "edge":
+				args = append(args, key...)
 				args = append(args, "-http-addr", c.opts.EdgeAddr, "-media-origin", "http://"+c.opts.MediaAddr,
 					"-edge-plugins", filepath.Join(c.opts.RepoRoot, "wasm-plugins", "chain.yaml"))
 			case "video":

@@ -46,6 +46,9 @@ type Config struct {
 	DataDir string
 	// NodeID distinguishes this process among replicas in the ids it makes.
 	NodeID int64
+	// MaxInFlight is how many calls the process serves at once before it
+	// sheds the rest with RESOURCE_EXHAUSTED; 0 means no limit.
+	MaxInFlight int
 }
 
 // RegisterFlags adds the platform's flags.
@@ -55,6 +58,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	c.Client.RegisterFlags(fs)
 	c.Discovery.RegisterFlags(fs)
 	fs.StringVar(&c.DataDir, "data-dir", "data", "directory for the embedded defaults: SQLite databases, generated keys, media")
+	fs.IntVar(&c.MaxInFlight, "max-in-flight", 2048, "calls served at once before the rest are refused with RESOURCE_EXHAUSTED (load shedding); 0: no limit")
 	fs.Int64Var(&c.NodeID, "node-id", 0, "this replica's node id in generated ids (0-31), unique among live replicas")
 }
 

@@ -15,6 +15,7 @@ type ClientParams struct {
 
 	Discovery discovery.Config
 	Registry  discovery.Registry
+	Callees   *Callees
 }
 
 // clientOptions points the clients at discovery: services this process
@@ -25,13 +26,15 @@ func clientOptions(p ClientParams) client.Options {
 	return client.Options{
 		Discovery:     discovery.NewResolverBuilder(p.Registry, p.Discovery.Static),
 		ServiceConfig: balancer.ServiceConfig(auth.MetadataKey),
+		Middleware:    p.Callees.Interceptors,
 	}
 }
 
-// governance is the discovery side of every process: the registry, the
-// clients' use of it and the announcement of this process's services.
+// governance is how every process is governed: the registry, the clients'
+// use of it (balancing, breakers, retries), the announcement of this
+// process's services, and the server's guards (shedding, faults).
 var governance = fx.Options(
 	discovery.Module,
-	fx.Provide(clientOptions),
+	fx.Provide(clientOptions, NewCallees, NewShedder, NewFaults, serverInterceptors),
 	fx.Invoke(announce),
 )

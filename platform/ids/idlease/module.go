@@ -1,0 +1,43 @@
+package idlease
+
+import (
+	"log/slog"
+
+	"github.com/prometheus/client_golang/prometheus"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/fx"
+)
+
+// Params are the fx inputs of the Lease.
+type Params struct {
+	fx.In
+
+	Config Config
+	Logger *slog.Logger
+	// Registerer receives the metrics; without one they are not exported.
+	Registerer prometheus.Registerer `optional:"true"`
+	// Etcd is the process's etcd client (discovery's, from
+	// -etcd-endpoints). Required: a leased node id needs etcd.
+	Etcd      *clientv3.Client
+	Lifecycle fx.Lifecycle
+}
+
+// NewFx builds the Lease for fx. It claims its node id when the app
+// starts — failing the start if etcd cannot be reached or no id is free —
+// and frees it when the app stops. Before the start, Next fails with
+// ErrLost.
+func NewFx(p Params) (*Lease, error) {
+	l, err := newLease(p.Etcd, Options{Prefix: p.Config.Prefix, TTL: p.Config.TTL, Logger: p.Logger, Registerer: p.Registerer})
+	if err != nil {
+		return nil, err
+	}
+	p.Lifecycle.Append(fx.StartStopHook(l.start, l.Close))
+	return l, nil
+}
+
+// Module provides a *Lease: this process's snowflake node id, leased from
+// etcd, and the ids made with it (Lease.Next). It needs a Config, a
+// *slog.Logger and a *clientv3.Client, and takes a prometheus.Registerer
+// when there is one. It replaces a fixed -node-id in fleets, where
+// replicas come and go and nobody should have to hand out node ids.
+var Module = fx.Module("tremolo.idlease", fx.Provide(NewFx))

@@ -1,0 +1,61 @@
+package idlease
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"log/slog"
+	"testing"
+	"time"
+
+	"go.uber.org/fx"
+	"go.uber.org/fx/fxtest"
+
+	"github.com/tremolo-dev/tremolo/platform/discovery/etcdtest"
+)
+
+func TestConfigFlags(t *testing.T) {
+	var c Config
+	fs := flag.NewFlagSet("x", flag.ContinueOnError)
+	c.RegisterFlags(fs)
+	if err := fs.Parse([]string{"-ids-lease-ttl=3s"}); err != nil {
+		t.Fatal(err)
+	}
+	if c != (Config{Prefix: DefaultPrefix, TTL: 3 * time.Second}) {
+		t.Errorf("parsed %+v", c)
+	}
+}
+
+func TestModule(t *testing.T) {
+	t.Parallel() // its own etcd, no tight timing
+	srv := etcdtest.Start(t)
+	cli := srv.Client(t)
+	var l *Lease
+	app := fxtest.New(t,
+		fx.Supply(Config{Prefix: DefaultPrefix, TTL: ttl}, slog.New(slog.DiscardHandler), cli),
+		Module,
+		fx.Populate(&l),
+	)
+	if _, err := l.Next(); !errors.Is(err, ErrLost) {
+		t.Errorf("Next before the app starts: %v, want ErrLost", err)
+	}
+	app.RequireStart()
+	if _, err := l.Next(); err != nil {
+		t.Fatal(err)
+	}
+	key := l.nodeKey(l.Node())
+	app.RequireStop()
+	if _, err := l.Next(); !errors.Is(err, ErrClosed) {
+		t.Errorf("Next after the app stopped: %v, want ErrClosed", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	resp, err := cli.Get(ctx, key)
+	if err != nil || len(resp.Kvs) != 0 {
+		t.Errorf("the node id's key after the app stopped: %v, %v", resp.Kvs, err)
+	}
+	until, err := cli.Get(ctx, DefaultPrefix+"until/0")
+	if err != nil || len(until.Kvs) != 1 {
+		t.Errorf("the last millisecond used was not recorded: %v, %v", until, err)
+	}
+}

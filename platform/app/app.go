@@ -32,6 +32,7 @@ import (
 	"github.com/tremolo-dev/tremolo/platform/logging"
 	"github.com/tremolo-dev/tremolo/platform/metrics"
 	"github.com/tremolo-dev/tremolo/platform/server"
+	"github.com/tremolo-dev/tremolo/platform/tracing"
 )
 
 // Config is the configuration every process has.
@@ -41,6 +42,10 @@ type Config struct {
 	Client client.Config
 	// Discovery is the service registry and this process's instances.
 	Discovery discovery.Config
+	// Tracing says whether spans are made and where they go.
+	Tracing tracing.Config
+	// Program names the process (its spans' service.name); Parse sets it.
+	Program string
 	// DataDir holds the embedded defaults' files (SQLite databases, keys,
 	// media) when no external store is configured.
 	DataDir string
@@ -57,6 +62,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	c.Server.RegisterFlags(fs)
 	c.Client.RegisterFlags(fs)
 	c.Discovery.RegisterFlags(fs)
+	c.Tracing.RegisterFlags(fs)
 	fs.StringVar(&c.DataDir, "data-dir", "data", "directory for the embedded defaults: SQLite databases, generated keys, media")
 	fs.IntVar(&c.MaxInFlight, "max-in-flight", 2048, "calls served at once before the rest are refused with RESOURCE_EXHAUSTED (load shedding); 0: no limit")
 	fs.Int64Var(&c.NodeID, "node-id", 0, "this replica's node id in generated ids (0-31), unique among live replicas")
@@ -65,7 +71,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 // Runtime is the platform's modules: logging, metrics, servers, clients and
 // the change counter caches read. It needs the parts of Config supplied
 // (Options does that).
-var Runtime = fx.Options(logging.Module, metrics.Module, server.Module, client.Module, changes.Module, governance)
+var Runtime = fx.Options(logging.Module, metrics.Module, server.Module, client.Module, changes.Module, tracing.Module, governance)
 
 // Options supplies cfg's parts and the Runtime. The app's stop timeout
 // leaves room for the server's drain delay and graceful stop, so that hooks
@@ -75,13 +81,15 @@ func Options(cfg Config) fx.Option {
 	if cfg.Discovery.Registry == discovery.RegistryEtcd && cfg.Discovery.SnapshotDir == "" {
 		cfg.Discovery.SnapshotDir = filepath.Join(cfg.DataDir, "discovery")
 	}
-	return fx.Options(fx.Supply(cfg, cfg.Log, cfg.Server, cfg.Client, cfg.Discovery), Runtime, fx.StopTimeout(stop))
+	return fx.Options(
+		fx.Supply(cfg, cfg.Log, cfg.Server, cfg.Client, cfg.Discovery, cfg.Tracing, tracing.ServiceName(cfg.Program)),
+		Runtime, fx.StopTimeout(stop))
 }
 
 // Parse reads the platform's configuration and each of cfgs from args and
 // the environment.
 func Parse(program string, args []string, cfgs ...config.Flags) (Config, error) {
-	var cfg Config
+	cfg := Config{Program: program}
 	fs := config.NewFlagSet(program, append([]config.Flags{&cfg}, cfgs...)...)
 	return cfg, config.Parse(fs, args)
 }

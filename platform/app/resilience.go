@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/fx"
 	"google.golang.org/grpc"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/tremolo-dev/tremolo/platform/rpc"
 	"github.com/tremolo-dev/tremolo/platform/server"
 	"github.com/tremolo-dev/tremolo/platform/shedding"
+	"github.com/tremolo-dev/tremolo/platform/tracing"
 )
 
 // Callees are this process's circuit breakers and retriers: one of each
@@ -23,6 +25,7 @@ import (
 // Breaker thresholds can change while the process runs (SetBreakerSettings,
 // fed by dynamic configuration).
 type Callees struct {
+	tracer trace.TracerProvider
 	logger *slog.Logger
 	bm     *breaker.Metrics
 	rm     *retry.Metrics
@@ -37,8 +40,9 @@ type callee struct {
 	retrier  *retry.Retrier
 }
 
-// NewCallees returns Callees whose metrics go to reg.
-func NewCallees(reg prometheus.Registerer, logger *slog.Logger) (*Callees, error) {
+// NewCallees returns Callees whose calls are traced by tp and whose metrics
+// go to reg.
+func NewCallees(tp trace.TracerProvider, reg prometheus.Registerer, logger *slog.Logger) (*Callees, error) {
 	bm, err := breaker.NewMetrics(reg)
 	if err != nil {
 		return nil, err
@@ -47,12 +51,13 @@ func NewCallees(reg prometheus.Registerer, logger *slog.Logger) (*Callees, error
 	if err != nil {
 		return nil, err
 	}
-	return &Callees{logger: logger, bm: bm, rm: rm, settings: breaker.DefaultSettings(), byName: map[string]*callee{}}, nil
+	return &Callees{tracer: tp, logger: logger, bm: bm, rm: rm, settings: breaker.DefaultSettings(), byName: map[string]*callee{}}, nil
 }
 
-// Interceptors returns the breaker and retry interceptors of calls to
-// service (client.Options.Middleware). The breaker comes first: it sees a
-// call's outcome after retries, and a call it drops is not retried.
+// Interceptors returns the tracing, breaker and retry interceptors of calls
+// to service (client.Options.Middleware). The client span covers the whole
+// call, retries included; the breaker sees a call's outcome after retries,
+// and a call it drops is not retried.
 func (c *Callees) Interceptors(service string, table rpc.Table) ([]grpc.UnaryClientInterceptor, []grpc.StreamClientInterceptor) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -72,11 +77,11 @@ func (c *Callees) Interceptors(service string, table rpc.Table) ([]grpc.UnaryCli
 		cl = &callee{breakers: b, retrier: r}
 		c.byName[service] = cl
 	}
-	unary := []grpc.UnaryClientInterceptor{cl.breakers.UnaryClientInterceptor()}
+	unary := []grpc.UnaryClientInterceptor{tracing.UnaryClientInterceptor(c.tracer), cl.breakers.UnaryClientInterceptor()}
 	if cl.retrier != nil {
 		unary = append(unary, cl.retrier.UnaryClientInterceptor())
 	}
-	return unary, []grpc.StreamClientInterceptor{cl.breakers.StreamClientInterceptor()}
+	return unary, []grpc.StreamClientInterceptor{tracing.StreamClientInterceptor(c.tracer), cl.breakers.StreamClientInterceptor()}
 }
 
 // SetBreakerSettings changes the thresholds of every breaker, present and
@@ -137,16 +142,22 @@ func NewFaults(p FaultsParams) (*faultinject.Injector, error) {
 type ServerParams struct {
 	fx.In
 
+	Tracer  trace.TracerProvider
 	Shedder *shedding.Shedder
 	Faults  *faultinject.Injector
 }
 
 // serverInterceptors are the governance interceptors of every call this
-// process serves: shedding first (an overloaded process refuses before
-// doing anything else), then injected faults.
+// process serves: the server span first, so that a shed or injected
+// failure shows in the trace; shedding next (an overloaded process refuses
+// before doing anything else); then injected faults.
 func serverInterceptors(p ServerParams) server.Interceptors {
 	return server.Interceptors{
-		Unary:  []grpc.UnaryServerInterceptor{p.Shedder.UnaryServerInterceptor(), p.Faults.UnaryServerInterceptor()},
-		Stream: []grpc.StreamServerInterceptor{p.Shedder.StreamServerInterceptor(), p.Faults.StreamServerInterceptor()},
+		Unary: []grpc.UnaryServerInterceptor{
+			tracing.UnaryServerInterceptor(p.Tracer), p.Shedder.UnaryServerInterceptor(), p.Faults.UnaryServerInterceptor(),
+		},
+		Stream: []grpc.StreamServerInterceptor{
+			tracing.StreamServerInterceptor(p.Tracer), p.Shedder.StreamServerInterceptor(), p.Faults.StreamServerInterceptor(),
+		},
 	}
 }

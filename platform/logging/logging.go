@@ -6,6 +6,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/tremolo-dev/tremolo/platform/tracing"
 	"io"
 	"log/slog"
 	"os"
@@ -47,7 +48,9 @@ func New(cfg Config, w io.Writer) (*slog.Logger, error) {
 	default:
 		return nil, fmt.Errorf("logging: -log-format %q: want json or text", cfg.Format)
 	}
-	return slog.New(&contextHandler{Handler: h}), nil
+	// Every line logged with a request's context carries its trace and
+	// span ids, so a trace found in the tracing backend leads to its logs.
+	return slog.New(&contextHandler{Handler: tracing.LogHandler(h)}), nil
 }
 
 // contextHandler adds request_id from the record's context.

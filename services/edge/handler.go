@@ -12,6 +12,7 @@ import (
 	"github.com/tremolo-dev/tremolo/platform/routing"
 	"github.com/tremolo-dev/tremolo/platform/server"
 	"github.com/tremolo-dev/tremolo/platform/token"
+	"github.com/tremolo-dev/tremolo/platform/tracing"
 )
 
 // Handler builds the app's HTTP API: trailing slashes dropped, unknown
@@ -60,6 +61,7 @@ func Handler(gw *runtime.ServeMux, pub http.Handler, mw Middleware) (http.Handle
 			gw.ServeHTTP(w, r) // the routing error's envelope
 			return
 		}
+		tracing.SetHTTPRoute(r, r.URL.Path) // one of the API's fixed paths
 		if mw.Front == nil {
 			front.ServeHTTP(w, r)
 			return

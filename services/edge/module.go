@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/fx"
 
 	commentv1 "github.com/tremolo-dev/tremolo/gen/douyin/comment/v1"
@@ -25,6 +26,7 @@ import (
 	"github.com/tremolo-dev/tremolo/platform/client"
 	"github.com/tremolo-dev/tremolo/platform/server"
 	"github.com/tremolo-dev/tremolo/platform/token"
+	"github.com/tremolo-dev/tremolo/platform/tracing"
 )
 
 // ClientsParams are the edge's fx inputs.
@@ -52,6 +54,7 @@ type HandlerParams struct {
 	Token      token.Config
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
+	Tracer     trace.TracerProvider
 	Lifecycle  fx.Lifecycle
 }
 
@@ -163,6 +166,8 @@ func NewHTTP(p HandlerParams) (HandlerResult, error) {
 	if plugins != nil {
 		p.Lifecycle.Append(fx.Hook{OnStart: plugins.start, OnStop: plugins.stop})
 	}
-	res.Handlers = append(res.Handlers, server.Handler{Pattern: "/douyin/", Handler: h})
+	// A request's trace starts here (or continues the app's traceparent),
+	// before the plugin chain, so the chain's time is in it.
+	res.Handlers = append(res.Handlers, server.Handler{Pattern: "/douyin/", Handler: tracing.Middleware(p.Tracer, h)})
 	return res, nil
 }

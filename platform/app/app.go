@@ -29,6 +29,8 @@ import (
 	"github.com/tremolo-dev/tremolo/platform/client"
 	"github.com/tremolo-dev/tremolo/platform/config"
 	"github.com/tremolo-dev/tremolo/platform/discovery"
+	"github.com/tremolo-dev/tremolo/platform/dynconfig"
+	"github.com/tremolo-dev/tremolo/platform/ids/idlease"
 	"github.com/tremolo-dev/tremolo/platform/logging"
 	"github.com/tremolo-dev/tremolo/platform/metrics"
 	"github.com/tremolo-dev/tremolo/platform/server"
@@ -44,6 +46,10 @@ type Config struct {
 	Discovery discovery.Config
 	// Tracing says whether spans are made and where they go.
 	Tracing tracing.Config
+	// Dynamic is where dynamic configuration comes from.
+	Dynamic dynconfig.Config
+	// IDLease is where node ids are leased with -registry etcd.
+	IDLease idlease.Config
 	// Program names the process (its spans' service.name); Parse sets it.
 	Program string
 	// DataDir holds the embedded defaults' files (SQLite databases, keys,
@@ -63,9 +69,11 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	c.Client.RegisterFlags(fs)
 	c.Discovery.RegisterFlags(fs)
 	c.Tracing.RegisterFlags(fs)
+	c.Dynamic.RegisterFlags(fs)
+	c.IDLease.RegisterFlags(fs)
 	fs.StringVar(&c.DataDir, "data-dir", "data", "directory for the embedded defaults: SQLite databases, generated keys, media")
 	fs.IntVar(&c.MaxInFlight, "max-in-flight", 2048, "calls served at once before the rest are refused with RESOURCE_EXHAUSTED (load shedding); 0: no limit")
-	fs.Int64Var(&c.NodeID, "node-id", 0, "this replica's node id in generated ids (0-31), unique among live replicas")
+	fs.Int64Var(&c.NodeID, "node-id", 0, "this replica's node id in generated ids (0-31), unique among live replicas; with -registry etcd it is leased from etcd instead")
 }
 
 // Runtime is the platform's modules: logging, metrics, servers, clients and
@@ -82,7 +90,7 @@ func Options(cfg Config) fx.Option {
 		cfg.Discovery.SnapshotDir = filepath.Join(cfg.DataDir, "discovery")
 	}
 	return fx.Options(
-		fx.Supply(cfg, cfg.Log, cfg.Server, cfg.Client, cfg.Discovery, cfg.Tracing, tracing.ServiceName(cfg.Program)),
+		fx.Supply(cfg, cfg.Log, cfg.Server, cfg.Client, cfg.Discovery, cfg.Tracing, cfg.Dynamic, tracing.ServiceName(cfg.Program)),
 		Runtime, fx.StopTimeout(stop))
 }
 

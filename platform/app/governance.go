@@ -7,6 +7,7 @@ import (
 	"github.com/tremolo-dev/tremolo/platform/balancer"
 	"github.com/tremolo-dev/tremolo/platform/client"
 	"github.com/tremolo-dev/tremolo/platform/discovery"
+	"github.com/tremolo-dev/tremolo/platform/dynconfig"
 )
 
 // ClientParams are the inputs of the clients' governance options.
@@ -32,9 +33,12 @@ func clientOptions(p ClientParams) client.Options {
 
 // governance is how every process is governed: the registry, the clients'
 // use of it (balancing, breakers, retries), the announcement of this
-// process's services, and the server's guards (shedding, faults).
+// process's services, the server's guards (shedding, faults), and the
+// dynamic configuration that tunes them while the process runs.
 var governance = fx.Options(
 	discovery.Module,
+	dynconfig.Module,
+	fx.Invoke(followDynamic),
 	fx.Provide(clientOptions, NewCallees, NewShedder, NewFaults, serverInterceptors),
 	fx.Invoke(announce),
 )

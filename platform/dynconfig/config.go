@@ -48,7 +48,11 @@ func NewSource(cfg Config, cli *clientv3.Client, logger *slog.Logger) (Source, e
 		return nil, fmt.Errorf("dynconfig: -config-poll %v is negative", cfg.Poll)
 	}
 	switch cfg.Source {
-	case "", "file":
+	case "":
+		// The zero Config (a process or test assembled without flags):
+		// no dynamic configuration, every consumer on its defaults.
+		return NewMemorySource(nil), nil
+	case "file":
 		if cfg.Dir == "" {
 			return nil, errors.New("dynconfig: -config-dir is empty: name the directory of configuration documents")
 		}

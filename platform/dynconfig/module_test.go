@@ -41,9 +41,14 @@ func TestNewSourceSaysWhatIsWrong(t *testing.T) {
 			t.Errorf("NewSource(%+v) = %v, want an error saying %q", tc.cfg, err, tc.want)
 		}
 	}
-	src, err := NewSource(Config{Dir: "x"}, nil, nil)
+	src, err := NewSource(Config{Source: "file", Dir: "x"}, nil, nil)
 	if _, ok := src.(*FileSource); !ok || err != nil {
-		t.Errorf("the default source is %T, %v; want a FileSource", src, err)
+		t.Errorf("the file source is %T, %v; want a FileSource", src, err)
+	}
+	// The zero Config (no flags parsed) has no documents.
+	src, err = NewSource(Config{}, nil, nil)
+	if _, ok := src.(*MemorySource); !ok || err != nil {
+		t.Errorf("the zero Config's source is %T, %v; want an empty MemorySource", src, err)
 	}
 }
 

@@ -104,6 +104,17 @@ func WithMaxBackwardsWait(d time.Duration) Option {
 	return func(g *Generator) { g.maxBackwards = d }
 }
 
+// Issuer hands out ids: a Generator with a fixed node id, or a node id
+// leased from etcd (package idlease), which a fleet uses so that no two
+// live replicas share one.
+type Issuer interface {
+	// Next returns a new id, greater than every id the Issuer returned
+	// before, or an error when it cannot safely make one.
+	Next() (int64, error)
+}
+
+var _ Issuer = (*Generator)(nil)
+
 // Generator issues ids for one node. It is safe for concurrent use; all
 // methods serialise on an internal mutex.
 type Generator struct {

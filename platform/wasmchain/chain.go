@@ -50,14 +50,17 @@ type Chain struct {
 	opts Options
 	next http.Handler
 
-	cur     atomic.Pointer[generation]
-	mu      sync.Mutex // serialises reloads
-	print   string     // fingerprint of the loaded file and modules
-	failed  string     // fingerprint of the last load that failed
-	gen     int
-	reloads *prometheus.CounterVec
-	current prometheus.Gauge
-	retired sync.WaitGroup
+	cur    atomic.Pointer[generation]
+	mu     sync.Mutex // serialises reloads
+	print  string     // fingerprint of the loaded file and modules
+	failed string     // fingerprint of the last load that failed
+	// overrides replace plugins' configs from the file (SetConfigs), as
+	// JSON by plugin name.
+	overrides map[string][]byte
+	gen       int
+	reloads   *prometheus.CounterVec
+	current   prometheus.Gauge
+	retired   sync.WaitGroup
 	// closing is closed by Close: replaced chains stop waiting for their
 	// requests and close at once.
 	closing   chan struct{}
@@ -151,11 +154,18 @@ func (c *Chain) Plugins() []string {
 func (c *Chain) Reload(ctx context.Context) (bool, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.reloadLocked(ctx, false)
+}
+
+// reloadLocked is Reload with c.mu held; force loads even a fingerprint
+// that failed before (new configs deserve their own verdict).
+func (c *Chain) reloadLocked(ctx context.Context, force bool) (bool, error) {
 	print, err := c.fingerprint()
 	if err != nil {
 		print = "unreadable: " + err.Error() // a missing file is said once too
 	}
-	if (print == c.print || print == c.failed) && c.cur.Load() != nil {
+	print += c.overridesPrint()
+	if c.cur.Load() != nil && (print == c.print || (print == c.failed && !force)) {
 		return false, nil // unchanged, or as broken as last time (said once)
 	}
 	g, err := c.load(ctx)
@@ -184,6 +194,15 @@ func (c *Chain) load(ctx context.Context) (*generation, error) {
 	specs, err := ReadFile(c.opts.Path, c.opts.Vars)
 	if err != nil {
 		return nil, err
+	}
+	for i, spec := range specs {
+		if o, ok := c.overrides[spec.Name]; ok {
+			cfg, err := expand(o, c.opts.Vars)
+			if err != nil {
+				return nil, fmt.Errorf("wasmchain: plugin %s: the config set at run time: %w", spec.Name, err)
+			}
+			specs[i].Config = cfg
+		}
 	}
 	c.gen++
 	g := &generation{n: c.gen}

@@ -141,6 +141,16 @@ func ReadFile(path string, vars map[string]string) ([]wasmhost.PluginOptions, er
 // unmarshal parses a chain file, refusing fields the format does not define.
 func unmarshal(raw []byte, f *File) error { return yaml.UnmarshalStrict(raw, f) }
 
+// readChainFile reads and parses the chain file, without its modules.
+func readChainFile(path string) (File, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return File{}, err
+	}
+	var f File
+	return f, unmarshal(raw, &f)
+}
+
 // expand replaces ${name} in every string of a JSON document.
 func expand(doc json.RawMessage, vars map[string]string) ([]byte, error) {
 	// Numbers stay as written (json.Number), so that an id or a limit

@@ -25,9 +25,9 @@ var Module = fx.Module("comment",
 		fx.Private,
 		OpenStore,
 		videov1.NewVideoServiceConnClient,
-		func(cfg app.Config) (*ids.Generator, error) { return ids.New(cfg.NodeID) },
+		app.IDs("comment"),
 	),
-	commentv1.CommentServiceModule(func(st *store.Store, videos videov1.VideoServiceClient, gen *ids.Generator, c *changes.Counter) *Service {
+	commentv1.CommentServiceModule(func(st *store.Store, videos videov1.VideoServiceClient, gen ids.Issuer, c *changes.Counter) *Service {
 		return New(st, videos, gen).ReportChanges(c)
 	}),
 )

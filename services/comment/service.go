@@ -36,7 +36,7 @@ type Service struct {
 
 	store  *store.Store
 	videos videov1.VideoServiceClient
-	ids    *ids.Generator
+	ids    ids.Issuer
 	now    func() time.Time
 	// changes hears of each committed write; nil when nobody listens.
 	changes *changes.Counter
@@ -44,7 +44,7 @@ type Service struct {
 
 // New returns the service over its store, a client of the video service and
 // an id generator. It works without fx.
-func New(st *store.Store, videos videov1.VideoServiceClient, gen *ids.Generator) *Service {
+func New(st *store.Store, videos videov1.VideoServiceClient, gen ids.Issuer) *Service {
 	return &Service{store: st, videos: videos, ids: gen, now: time.Now}
 }
 

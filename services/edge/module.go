@@ -24,6 +24,7 @@ import (
 	videov1 "github.com/tremolo-dev/tremolo/gen/douyin/video/v1"
 	"github.com/tremolo-dev/tremolo/platform/app"
 	"github.com/tremolo-dev/tremolo/platform/client"
+	"github.com/tremolo-dev/tremolo/platform/dynconfig"
 	"github.com/tremolo-dev/tremolo/platform/server"
 	"github.com/tremolo-dev/tremolo/platform/token"
 	"github.com/tremolo-dev/tremolo/platform/tracing"
@@ -55,6 +56,7 @@ type HandlerParams struct {
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 	Tracer     trace.TracerProvider
+	Dynamic    *dynconfig.Watcher `optional:"true"`
 	Lifecycle  fx.Lifecycle
 }
 
@@ -165,6 +167,9 @@ func NewHTTP(p HandlerParams) (HandlerResult, error) {
 	}
 	if plugins != nil {
 		p.Lifecycle.Append(fx.Hook{OnStart: plugins.start, OnStop: plugins.stop})
+		if p.Dynamic != nil {
+			p.Dynamic.Subscribe(PluginsDocument, plugins.setConfigs)
+		}
 	}
 	// A request's trace starts here (or continues the app's traceparent),
 	// before the plugin chain, so the chain's time is in it.

@@ -3,6 +3,7 @@ package edge
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,8 +13,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+	"sigs.k8s.io/yaml"
 
 	"github.com/tremolo-dev/tremolo/platform/ratelimit"
+
 	"github.com/tremolo-dev/tremolo/platform/wasmchain"
 	"github.com/tremolo-dev/tremolo/platform/wasmhost"
 )
@@ -84,6 +87,41 @@ func openPlugins(cfg Config, dataDir string, jwtKey []byte, logger *slog.Logger,
 	}
 	p.rt = rt
 	return p, nil
+}
+
+// PluginsDocument is the dynamic configuration document of the edge's
+// plugins: a mapping from plugin name to that plugin's config, replacing
+// the chain file's config of each plugin it names (A/B rules, rate limits)
+// while the edge runs:
+//
+//	abrouting: {versions: [{name: stable, weight: 90, label: v1}, {name: canary, weight: 10, label: v2}]}
+//	ratelimit: {tiers: {normal: {user: {rate: 5, burst: 10}}}}
+//
+// Without it, or for plugins it leaves out, the chain file's configs hold.
+const PluginsDocument = "plugins"
+
+// setConfigs applies PluginsDocument to the chain.
+func (p *plugins) setConfigs(data []byte, present bool) error {
+	configs := map[string][]byte{}
+	if present {
+		var doc map[string]json.RawMessage
+		raw, err := yaml.YAMLToJSON(data)
+		if err == nil {
+			err = json.Unmarshal(raw, &doc)
+		}
+		if err != nil {
+			return fmt.Errorf("edge: %s document: want a mapping from plugin name to its config: %w", PluginsDocument, err)
+		}
+		for name, cfg := range doc {
+			configs[name] = cfg
+		}
+	}
+	if p.chain == nil {
+		return errors.New("edge: the plugin chain is not loaded")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	return p.chain.SetConfigs(ctx, configs)
 }
 
 // front loads the chain file in front of next (Middleware.Front).

@@ -10,7 +10,6 @@ import (
 	messagev1 "github.com/tremolo-dev/tremolo/gen/douyin/message/v1"
 	userv1 "github.com/tremolo-dev/tremolo/gen/douyin/user/v1"
 	"github.com/tremolo-dev/tremolo/platform/app"
-	"github.com/tremolo-dev/tremolo/platform/ids"
 	"github.com/tremolo-dev/tremolo/platform/sqldb"
 	"github.com/tremolo-dev/tremolo/services/message/internal/store"
 )
@@ -24,7 +23,7 @@ var Module = fx.Module("message",
 		fx.Private,
 		OpenStore,
 		userv1.NewUserServiceConnClient,
-		func(cfg app.Config) (*ids.Generator, error) { return ids.New(cfg.NodeID) },
+		app.IDs("message"),
 	),
 	messagev1.MessageServiceModule(New),
 )

@@ -35,12 +35,12 @@ type Service struct {
 
 	store *store.Store
 	users userv1.UserServiceClient
-	ids   *ids.Generator
+	ids   ids.Issuer
 }
 
 // New returns the service over its store, a user service client and an id
 // generator. It works without fx.
-func New(st *store.Store, users userv1.UserServiceClient, gen *ids.Generator) *Service {
+func New(st *store.Store, users userv1.UserServiceClient, gen ids.Issuer) *Service {
 	return &Service{store: st, users: users, ids: gen}
 }
 

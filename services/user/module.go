@@ -9,7 +9,6 @@ import (
 
 	userv1 "github.com/tremolo-dev/tremolo/gen/douyin/user/v1"
 	"github.com/tremolo-dev/tremolo/platform/app"
-	"github.com/tremolo-dev/tremolo/platform/ids"
 	"github.com/tremolo-dev/tremolo/platform/sqldb"
 	"github.com/tremolo-dev/tremolo/platform/token"
 	"github.com/tremolo-dev/tremolo/services/user/internal/store"
@@ -23,7 +22,7 @@ var Module = fx.Module("user",
 		fx.Private,
 		OpenStore,
 		NewSigner,
-		func(cfg app.Config) (*ids.Generator, error) { return ids.New(cfg.NodeID) },
+		app.IDs("user"),
 	),
 	userv1.UserServiceModule(New),
 )

@@ -33,7 +33,7 @@ type Service struct {
 
 	store  *store.Store
 	signer *token.Signer
-	ids    *ids.Generator
+	ids    ids.Issuer
 	hash   password.Params
 	// hashing bounds concurrent argon2id computations: each takes ~20 MiB
 	// and ~25 ms of a core, and register and login are public, so without a
@@ -46,12 +46,12 @@ type Service struct {
 }
 
 // New returns the service over its store. It works without fx.
-func New(st *store.Store, signer *token.Signer, gen *ids.Generator) *Service {
+func New(st *store.Store, signer *token.Signer, gen ids.Issuer) *Service {
 	return NewWithParams(st, signer, gen, password.Default)
 }
 
 // NewWithParams is New with other argon2id costs (tests use cheap ones).
-func NewWithParams(st *store.Store, signer *token.Signer, gen *ids.Generator, p password.Params) *Service {
+func NewWithParams(st *store.Store, signer *token.Signer, gen ids.Issuer, p password.Params) *Service {
 	return &Service{
 		store: st, signer: signer, ids: gen, hash: p,
 		hashing:   make(chan struct{}, max(runtime.GOMAXPROCS(0), 1)),

@@ -30,10 +30,10 @@ var Module = fx.Module("video",
 			return OpenMedia(MediaDir(appCfg, cfg), logger)
 		},
 		cover.Detect,
-		func(cfg app.Config) (*ids.Generator, error) { return ids.New(cfg.NodeID) },
+		app.IDs("video"),
 	),
 	fx.Provide(NewMediaRoute),
-	videov1.VideoServiceModule(func(st *store.Store, gen *ids.Generator, media *Media, covers *cover.Maker, cfg Config, logger *slog.Logger, c *changes.Counter) *Service {
+	videov1.VideoServiceModule(func(st *store.Store, gen ids.Issuer, media *Media, covers *cover.Maker, cfg Config, logger *slog.Logger, c *changes.Counter) *Service {
 		return New(st, gen, media, covers, cfg, logger).ReportChanges(c)
 	}),
 )

@@ -36,7 +36,7 @@ type Service struct {
 	videov1.UnimplementedVideoServiceServer
 
 	store    *store.Store
-	ids      *ids.Generator
+	ids      ids.Issuer
 	media    *Media
 	covers   *cover.Maker
 	maxBytes int64
@@ -47,7 +47,7 @@ type Service struct {
 
 // New returns the service over its store and media directory. It works
 // without fx; a nil covers generates covers, a nil logger discards logs.
-func New(st *store.Store, gen *ids.Generator, media *Media, covers *cover.Maker, cfg Config, logger *slog.Logger) *Service {
+func New(st *store.Store, gen ids.Issuer, media *Media, covers *cover.Maker, cfg Config, logger *slog.Logger) *Service {
 	if covers == nil {
 		covers = &cover.Maker{}
 	}

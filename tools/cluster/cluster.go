@@ -25,6 +25,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -122,6 +123,9 @@ type Cluster struct {
 	exits chan *Process
 	etcd  *Process
 	done  bool
+	// etcdDown is set while StopEtcd has etcd down on purpose, so that its
+	// exit is not reported as a failure.
+	etcdDown atomic.Bool
 }
 
 // Process is one started process.
@@ -211,7 +215,9 @@ func (c *Cluster) startEtcd(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	c.mu.Lock()
 	c.etcd = p
+	c.mu.Unlock()
 	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{c.EtcdEndpoint}, DialTimeout: time.Second})
 	if err != nil {
 		return fmt.Errorf("cluster: etcd client: %w", err)
@@ -242,6 +248,7 @@ func (c *Cluster) startServices() error {
 	common := []string{
 		"-registry", "etcd",
 		"-etcd-endpoints", c.EtcdEndpoint,
+		"-config-source", "etcd", "-config-prefix", ConfigPrefix,
 		"-grpc-addr", "127.0.0.1:0",
 	}
 	// The user service signs tokens and the edge checks them: one key.
@@ -306,7 +313,13 @@ func (c *Cluster) spawn(name, path string, args, env []string) (*Process, error)
 		p.Err = cmd.Wait()
 		f.Close()
 		close(p.exited)
-		c.exits <- p
+		if name == "etcd" && c.etcdDown.Load() {
+			return
+		}
+		select {
+		case c.exits <- p:
+		default: // nobody is listening any more
+		}
 	}()
 	c.mu.Lock()
 	if name != "etcd" {

@@ -312,8 +312,9 @@ func (c *Cluster) spawn(name, path string, args, env []string) (*Process, error)
 	go func() {
 		p.Err = cmd.Wait()
 		f.Close()
+		deliberate := name == "etcd" && c.etcdDown.Load() // read before Kill returns
 		close(p.exited)
-		if name == "etcd" && c.etcdDown.Load() {
+		if deliberate {
 			return
 		}
 		select {

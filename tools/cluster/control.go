@@ -121,3 +121,13 @@ func (c *Cluster) SetConfig(ctx context.Context, name string, data []byte) error
 
 // ConfigPrefix is where the cluster's processes read dynamic configuration.
 const ConfigPrefix = "/tremolo/config/"
+
+// EtcdPID returns the running etcd's process id (0 while it is down).
+func (c *Cluster) EtcdPID() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.etcd == nil || c.etcdDown.Load() {
+		return 0
+	}
+	return c.etcd.PID()
+}

@@ -67,6 +67,8 @@ func main() {
 	uploads := flag.Int("uploads", 10, "5 MB videos to publish for the throughput figure")
 	driver := flag.String("driver", "go", "load driver: go (this program's net/http client) or wrk")
 	middlewares := flag.String("middleware", "native", "edge middlewares to measure, comma-separated, each in its own all-in-one process: native (token check in Go), wasm (the plugin chain), go (the chain's plugins compiled in)")
+	withCluster := flag.Bool("cluster", false, "also measure the distributed mode (tools/cluster: etcd, every service as a process, the feed twice) with the first -middleware; its server CPU is every process's")
+	tracingCost := flag.Bool("tracing-cost", false, "also measure an all-in-one with -tracing=false (first -middleware), for the cost of tracing")
 	serverArgs := flag.String("server-args", "", "extra flags for the all-in-one server, space-separated (e.g. \"-feed-page-ttl=0 -local-loopback\" to measure without the shared page and in-process calls)")
 	flag.Parse()
 	for _, mw := range strings.Split(*middlewares, ",") {
@@ -79,7 +81,8 @@ func main() {
 		fmt.Fprintf(os.Stderr, "edge bench: -driver %q: want go or wrk\n", *driver)
 		os.Exit(2)
 	}
-	if err := run(*driver, *duration, *rounds, *conns, *uploads, strings.Split(*middlewares, ","), strings.Fields(*serverArgs)); err != nil {
+	extra := extras{cluster: *withCluster, tracingOff: *tracingCost}
+	if err := run(*driver, *duration, *rounds, *conns, *uploads, strings.Split(*middlewares, ","), strings.Fields(*serverArgs), extra); err != nil {
 		fmt.Fprintln(os.Stderr, "edge bench:", err)
 		os.Exit(1)
 	}
@@ -100,7 +103,13 @@ func freeAddr() string {
 	return l.Addr().String()
 }
 
-func run(driver string, duration time.Duration, rounds, conns, uploads int, middlewares, serverArgs []string) error {
+// extras are the targets measured besides one all-in-one per middleware.
+type extras struct {
+	cluster    bool // the distributed mode
+	tracingOff bool // an all-in-one with -tracing=false
+}
+
+func run(driver string, duration time.Duration, rounds, conns, uploads int, middlewares, serverArgs []string, extra extras) error {
 	dir, err := os.MkdirTemp("", "tremolo-edge-bench-")
 	if err != nil {
 		return err
@@ -128,7 +137,7 @@ func run(driver string, duration time.Duration, rounds, conns, uploads int, midd
 	if err := waitReady("http://" + helloAddr + "/"); err != nil {
 		return err
 	}
-	targets := []target{{name: "hello", url: "http://" + helloAddr + "/", pid: hello.Process.Pid}}
+	targets := []target{{name: "hello", url: "http://" + helloAddr + "/", pid: []int{hello.Process.Pid}}}
 
 	var (
 		pubElapsed time.Duration
@@ -157,7 +166,33 @@ func run(driver string, duration time.Duration, rounds, conns, uploads int, midd
 		if err != nil {
 			return err
 		}
-		targets = append(targets, target{name: "feed/" + mw, url: feedURL, pid: srv.cmd.Process.Pid, base: srv.base})
+		targets = append(targets, target{name: "feed/" + mw, url: feedURL, pid: []int{srv.cmd.Process.Pid}, base: srv.base})
+	}
+
+	if extra.tracingOff {
+		mw := middlewares[0]
+		args := append([]string{"-edge-middleware", mw, "-tracing=false"}, serverArgs...)
+		if mw != "native" {
+			args = append(args, "-edge-plugins", chain, "-edge-plugins-cache", filepath.Join(dir, "wasm-cache"))
+		}
+		srv, err := startEdge(bin, filepath.Join(dir, "data-notrace"), args)
+		if err != nil {
+			return err
+		}
+		defer srv.stop()
+		feedURL, err := seedFeed(srv.base)
+		if err != nil {
+			return err
+		}
+		targets = append(targets, target{name: "feed/" + mw + ",no-tracing", url: feedURL, pid: []int{srv.cmd.Process.Pid}, base: srv.base})
+	}
+	if extra.cluster {
+		t, stop, err := startCluster(dir, middlewares[0], chain, serverArgs)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		targets = append(targets, t)
 	}
 
 	if os.Getenv("TREMOLO_BENCH_PROFILE") != "" {
@@ -191,6 +226,12 @@ func run(driver string, duration time.Duration, rounds, conns, uploads int, midd
 		feeds[mw] = f
 		fmt.Printf("| edge /douyin/feed/ (30 videos, token), -edge-middleware=%s | %.0f | %.2f | %.2f | %.1f | %.1f | %.3f |\n", mw, f.qps, ms(f.p50), ms(f.p99), us(f.cpu), us(f.driver), f.qps/h.qps)
 	}
+	for _, t := range targets[1+len(middlewares):] {
+		f := median(results[t.name])
+		base := feeds[middlewares[0]]
+		fmt.Printf("| edge /douyin/feed/ (30 videos, token), %s | %.0f | %.2f | %.2f | %.1f | %.1f | %.3f |\n", t.name, f.qps, ms(f.p50), ms(f.p99), us(f.cpu), us(f.driver), f.qps/h.qps)
+		fmt.Printf("ratio %s / feed/%s: %.3f req/s, server CPU %+.1f µs/req\n", t.name, middlewares[0], f.qps/base.qps, us(f.cpu-base.cpu))
+	}
 	for _, pair := range [][2]string{{"wasm", "go"}, {"wasm", "native"}, {"go", "native"}} {
 		a, okA := feeds[pair[0]]
 		b, okB := feeds[pair[1]]
@@ -214,7 +255,7 @@ func run(driver string, duration time.Duration, rounds, conns, uploads int, midd
 // target is a server under load: hello, or an edge's feed.
 type target struct {
 	name, url string
-	pid       int
+	pid       []int  // the processes serving it: one, or a whole cluster
 	base      string // an edge's http://host:port
 }
 
@@ -509,7 +550,15 @@ type result struct {
 
 // cpuTime returns a process's CPU time so far (user and system), from
 // /proc/<pid>/stat in clock ticks of 10 ms.
-func cpuTime(pid int) time.Duration {
+func cpuTime(pids ...int) time.Duration {
+	var total time.Duration
+	for _, pid := range pids {
+		total += cpuTime1(pid)
+	}
+	return total
+}
+
+func cpuTime1(pid int) time.Duration {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0
@@ -533,7 +582,7 @@ func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond)
 // okPrefix starts every successful envelope the edge writes.
 var okPrefix = []byte(`{"status_code":0,`)
 
-func load(u string, duration time.Duration, conns, pid int) result {
+func load(u string, duration time.Duration, conns int, pid []int) result {
 	// A feed page is tens of kilobytes: a read buffer that holds one whole
 	// takes it in one read(2) instead of one per 4 KiB.
 	tr := &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns, ReadBufferSize: 64 << 10}
@@ -548,7 +597,7 @@ func load(u string, duration time.Duration, conns, pid int) result {
 	)
 	ctx, cancel := context.WithTimeout(context.Background(), duration)
 	defer cancel()
-	cpu0, driver0 := cpuTime(pid), cpuTime(os.Getpid())
+	cpu0, driver0 := cpuTime(pid...), cpuTime(os.Getpid())
 	start := time.Now()
 	for i := 0; i < conns; i++ {
 		wg.Add(1)
@@ -590,7 +639,7 @@ func load(u string, duration time.Duration, conns, pid int) result {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	cpu, driver := cpuTime(pid)-cpu0, cpuTime(os.Getpid())-driver0
+	cpu, driver := cpuTime(pid...)-cpu0, cpuTime(os.Getpid())-driver0
 	slices.Sort(latencies)
 	if len(latencies) == 0 {
 		return result{errors: errs.Load()}
@@ -617,14 +666,14 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 // loadWrk runs wrk on u for duration with conns connections on two threads
 // and reads its summary. Errors are wrk's socket errors and non-2xx
 // responses; the size per response includes the headers.
-func loadWrk(u string, duration time.Duration, conns, pid int) (result, error) {
-	cpu0 := cpuTime(pid)
+func loadWrk(u string, duration time.Duration, conns int, pid []int) (result, error) {
+	cpu0 := cpuTime(pid...)
 	cmd := exec.Command("wrk", "-t2", "-c"+strconv.Itoa(conns), "-d"+strconv.Itoa(int(duration.Seconds()))+"s", "--latency", u)
 	out, err := cmd.Output()
 	if err != nil {
 		return result{}, fmt.Errorf("wrk on %s: %w (is wrk installed? tools/setup.sh installs it)", u, err)
 	}
-	cpu := cpuTime(pid) - cpu0
+	cpu := cpuTime(pid...) - cpu0
 	var res result
 	var requests, readBytes float64
 	for _, line := range strings.Split(string(out), "\n") {

@@ -50,6 +50,14 @@ func announce(p AnnounceParams) {
 			if withdraw == nil {
 				return nil
 			}
+			// Bounded: with the registry unreachable, waiting would only
+			// delay the drain; the instances' leases expire on their own.
+			limit := p.Config.Timeout
+			if limit <= 0 {
+				limit = discovery.DefaultTimeout
+			}
+			ctx, cancel := context.WithTimeout(ctx, limit)
+			defer cancel()
 			return withdraw(ctx)
 		},
 	})

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 
 	"go.uber.org/fx"
@@ -19,6 +20,7 @@ type AnnounceParams struct {
 	Server    *server.Server
 	Registry  discovery.Registry
 	Template  discovery.Instance
+	Logger    *slog.Logger
 	Lifecycle fx.Lifecycle
 }
 
@@ -58,7 +60,11 @@ func announce(p AnnounceParams) {
 			}
 			ctx, cancel := context.WithTimeout(ctx, limit)
 			defer cancel()
-			return withdraw(ctx)
+			if err := withdraw(ctx); err != nil {
+				// Not a failed stop: callers learn when the leases expire.
+				p.Logger.WarnContext(ctx, "deregistering from the registry failed; the instances stay listed until their leases expire", slog.Any("error", err))
+			}
+			return nil
 		},
 	})
 }

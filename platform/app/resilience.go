@@ -148,16 +148,15 @@ type ServerParams struct {
 }
 
 // serverInterceptors are the governance interceptors of every call this
-// process serves: the server span first, so that a shed or injected
-// failure shows in the trace; shedding next (an overloaded process refuses
-// before doing anything else); then injected faults.
+// process serves: the server span around everything, so that a shed or
+// injected failure shows in the trace; then, inside metrics and error
+// conversion (so that they are counted like any failure), shedding (an
+// overloaded process refuses before doing any work) and injected faults.
 func serverInterceptors(p ServerParams) server.Interceptors {
 	return server.Interceptors{
-		Unary: []grpc.UnaryServerInterceptor{
-			tracing.UnaryServerInterceptor(p.Tracer), p.Shedder.UnaryServerInterceptor(), p.Faults.UnaryServerInterceptor(),
-		},
-		Stream: []grpc.StreamServerInterceptor{
-			tracing.StreamServerInterceptor(p.Tracer), p.Shedder.StreamServerInterceptor(), p.Faults.StreamServerInterceptor(),
-		},
+		Unary:       []grpc.UnaryServerInterceptor{tracing.UnaryServerInterceptor(p.Tracer)},
+		Stream:      []grpc.StreamServerInterceptor{tracing.StreamServerInterceptor(p.Tracer)},
+		GuardUnary:  []grpc.UnaryServerInterceptor{p.Shedder.UnaryServerInterceptor(), p.Faults.UnaryServerInterceptor()},
+		GuardStream: []grpc.StreamServerInterceptor{p.Shedder.StreamServerInterceptor(), p.Faults.StreamServerInterceptor()},
 	}
 }

@@ -10,8 +10,8 @@
 //
 // Every RPC, from gRPC or REST alike, passes the same interceptor chain:
 //
-//	request id -> routing attributes -> Options.Interceptors (tracing,
-//	shedding, faults) -> per-service interceptors (metrics) -> error
-//	conversion -> panic recovery -> caller's user (auth) -> method timeout
-//	-> handler
+//	request id -> routing attributes -> Interceptors.Unary (tracing)
+//	-> per-service interceptors (metrics) -> error conversion -> panic
+//	recovery -> Interceptors.GuardUnary (shedding, faults) -> caller's
+//	user (auth) -> method timeout -> handler
 package server

@@ -31,15 +31,13 @@ func chain(logger *slog.Logger, table rpc.Table, services []Service, extra Inter
 	unary = append(unary,
 		apierror.UnaryServerInterceptor(logger),
 		recovery.UnaryServerInterceptor(onPanic),
-		auth.UnaryServerInterceptor(table),
-		timeoutUnary(table),
 	)
 	stream = append(stream,
 		apierror.StreamServerInterceptor(logger),
 		recovery.StreamServerInterceptor(onPanic),
-		auth.StreamServerInterceptor(table),
-		timeoutStream(table),
 	)
+	unary = append(append(unary, extra.GuardUnary...), auth.UnaryServerInterceptor(table), timeoutUnary(table))
+	stream = append(append(stream, extra.GuardStream...), auth.StreamServerInterceptor(table), timeoutStream(table))
 	return unary, stream
 }
 

@@ -68,14 +68,20 @@ type Options struct {
 }
 
 // Interceptors are what the governance modules add to every call a server
-// takes (routing attributes, tracing, load shedding, fault injection). They
-// run after the request id is set and before the services' own
-// interceptors (metrics), error conversion, auth and the method's deadline,
-// so that a shed or injected failure is measured and converted like any
-// other error.
+// takes, in two places of the chain (see the package comment):
+//
+//   - Unary and Stream run early, after the request id and routing
+//     attributes are read and before anything else: tracing, whose span
+//     must cover the whole call.
+//   - GuardUnary and GuardStream run late, after metrics, error
+//     conversion and panic recovery, before auth and the method's deadline:
+//     load shedding and fault injection, whose refusals are measured,
+//     logged and converted like any other error.
 type Interceptors struct {
-	Unary  []grpc.UnaryServerInterceptor
-	Stream []grpc.StreamServerInterceptor
+	Unary       []grpc.UnaryServerInterceptor
+	Stream      []grpc.StreamServerInterceptor
+	GuardUnary  []grpc.UnaryServerInterceptor
+	GuardStream []grpc.StreamServerInterceptor
 }
 
 // New builds the servers for services; nothing listens until Start.

@@ -123,12 +123,12 @@ func run(phase time.Duration, conns int) error {
 			start: func() error { c.Process("feed-1").Kill(); return nil }, end: func() error { return nil }},
 		{name: "favorite.FilterLiked fails (UNAVAILABLE, every call)", what: "breaker, degraded response",
 			start: setFaults("faults: [{service: favorite, method: FilterLiked, abort: UNAVAILABLE}]"), end: clearFaults},
-		{name: "video.BatchGetVideos fails 20% of calls (UNAVAILABLE)", what: "retries (idempotent, budgeted)",
-			start: setFaults("faults: [{service: video, method: BatchGetVideos, probability: 0.2, abort: UNAVAILABLE}]"), end: clearFaults},
+		{name: "video.ListLatest fails 20% of calls (UNAVAILABLE)", what: "retries (idempotent, budgeted)",
+			start: setFaults("faults: [{service: video, method: ListLatest, probability: 0.2, abort: UNAVAILABLE}]"), end: clearFaults},
 		{name: "the user service 300 ms slower on half its calls", what: "deadlines",
 			start: setFaults("faults: [{service: user, method: '*', probability: 0.5, delay: 300ms}]"), end: clearFaults},
-		{name: "video.BatchGetVideos fails every call (UNAVAILABLE)", what: "breaker (no degraded response: the page needs its videos)",
-			start: setFaults("faults: [{service: video, method: BatchGetVideos, abort: UNAVAILABLE}]"), end: clearFaults},
+		{name: "video.ListLatest fails every call (UNAVAILABLE)", what: "breaker (no degraded response: the page needs its videos)",
+			start: setFaults("faults: [{service: video, method: ListLatest, abort: UNAVAILABLE}]"), end: clearFaults},
 	}
 	fmt.Printf("distributed mode, %d clients on GET /douyin/feed/ (token), %s per phase\n\n", conns, phase)
 	fmt.Println("| fault | exercises | requests sent | failed | lost | breaker drops | degraded replies | retries | faults injected | first error |")

@@ -97,13 +97,11 @@ func FromHeader(h http.Header) Route {
 
 // FromIncoming reads the Route a caller sent.
 func FromIncoming(ctx context.Context) Route {
-	md, ok := metadata.FromIncomingContext(ctx)
-	if !ok {
-		return Route{}
-	}
 	var r Route
 	for i, f := range r.fields() {
-		if v := md.Get(Keys[i]); len(v) > 0 && valid(v[0]) {
+		// Key by key: metadata.FromIncomingContext would copy all of the
+		// metadata first, on every call, for keys that are mostly absent.
+		if v := metadata.ValueFromIncomingContext(ctx, Keys[i]); len(v) > 0 && valid(v[0]) {
 			*f = v[0]
 		}
 	}

@@ -101,7 +101,9 @@ func (c *Callees) SetBreakerSettings(s breaker.Settings) error {
 	return nil
 }
 
-// NewShedder returns the load shedder of -max-in-flight.
+// NewShedder returns the load shedder of -max-in-flight. It counts the
+// calls that arrive over the network only: calls between the services of
+// this process belong to a request already admitted.
 func NewShedder(cfg Config, reg prometheus.Registerer) (*shedding.Shedder, error) {
 	if cfg.MaxInFlight < 0 {
 		return nil, fmt.Errorf("app: -max-in-flight %d is negative (0 means no limit)", cfg.MaxInFlight)
@@ -110,7 +112,7 @@ func NewShedder(cfg Config, reg prometheus.Registerer) (*shedding.Shedder, error
 	if err != nil {
 		return nil, err
 	}
-	return shedding.New(cfg.MaxInFlight, shedding.WithMetrics(m)), nil
+	return shedding.New(cfg.MaxInFlight, shedding.WithMetrics(m), shedding.WithExempt(server.InProcess)), nil
 }
 
 // FaultsParams are the inputs of NewFaults.

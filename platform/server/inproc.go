@@ -227,6 +227,14 @@ func (p *keyProbe) Value(key any) any {
 	return p.Context.Value(key)
 }
 
+// InProcess reports whether the call whose server-side context is ctx came
+// through the LocalChannel, from a service of this same process, rather
+// than over the network.
+func InProcess(ctx context.Context) bool {
+	p, ok := peer.FromContext(ctx)
+	return ok && p.Addr == localPeer.Addr
+}
+
 // localPeer is the peer of in-process calls.
 var localPeer = &peer.Peer{Addr: localAddr{}}
 

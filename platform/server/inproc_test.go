@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"io"
+	"net"
 	"log/slog"
 	"runtime"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/structpb"
 
@@ -250,5 +252,16 @@ func TestLocalStreamEndsWithItsAnswer(t *testing.T) {
 	defer cancel()
 	if err := ch.close(ctx); err != nil {
 		t.Fatalf("close after the stream's answer: %v; the stream still counts as in flight", err)
+	}
+}
+
+// InProcess tells the LocalChannel's calls from the network's.
+func TestInProcess(t *testing.T) {
+	if !InProcess(serverContext(context.Background())) {
+		t.Error("InProcess is false for a LocalChannel call's context")
+	}
+	remote := peer.NewContext(context.Background(), &peer.Peer{Addr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9}})
+	if InProcess(remote) || InProcess(context.Background()) {
+		t.Error("InProcess is true for a network call or a context without a peer")
 	}
 }

@@ -22,6 +22,7 @@ type Shedder struct {
 	limit    atomic.Int64
 	inflight atomic.Int64
 	metrics  *Metrics
+	exempt   func(context.Context) bool
 }
 
 // New returns a Shedder that lets at most limit requests run at once; 0
@@ -34,7 +35,7 @@ func New(limit int, opts ...Option) *Shedder {
 			opt(&o)
 		}
 	}
-	s := &Shedder{metrics: o.metrics}
+	s := &Shedder{metrics: o.metrics, exempt: o.exempt}
 	s.limit.Store(int64(max(limit, 0)))
 	if s.metrics != nil {
 		s.metrics.attach(s)
@@ -86,7 +87,7 @@ func (s *Shedder) release() { s.inflight.Add(-1) }
 // UnaryServerInterceptor refuses unary calls beyond the limit.
 func (s *Shedder) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		if strings.HasPrefix(info.FullMethod, healthPrefix) {
+		if strings.HasPrefix(info.FullMethod, healthPrefix) || s.exempt != nil && s.exempt(ctx) {
 			return handler(ctx, req)
 		}
 		if err := s.acquire(info.FullMethod); err != nil {
@@ -101,7 +102,7 @@ func (s *Shedder) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 // its slot until it ends.
 func (s *Shedder) StreamServerInterceptor() grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-		if strings.HasPrefix(info.FullMethod, healthPrefix) {
+		if strings.HasPrefix(info.FullMethod, healthPrefix) || s.exempt != nil && s.exempt(ss.Context()) {
 			return handler(srv, ss)
 		}
 		if err := s.acquire(info.FullMethod); err != nil {

@@ -320,3 +320,26 @@ func BenchmarkUnaryServerInterceptor(b *testing.B) {
 		})
 	}
 }
+
+// Exempt calls (in-process ones, in the platform) pass a full limit and
+// take no slot.
+func TestExemptCallsPass(t *testing.T) {
+	s := New(1, WithExempt(func(ctx context.Context) bool { return ctx.Value(exemptKey{}) != nil }))
+	icpt := s.UnaryServerInterceptor()
+	info := &grpc.UnaryServerInfo{FullMethod: "/svc.S/M"}
+	inner := func(ctx context.Context, _ any) (any, error) {
+		// The outer call holds the only slot; the inner one is exempt.
+		return icpt(context.WithValue(ctx, exemptKey{}, true), nil, info, func(context.Context, any) (any, error) {
+			if n := s.InFlight(); n != 1 {
+				t.Errorf("in flight during an exempt call = %d, want 1 (the outer call only)", n)
+			}
+			return "ok", nil
+		})
+	}
+	got, err := icpt(context.Background(), nil, info, inner)
+	if err != nil || got != "ok" {
+		t.Fatalf("outer call with an exempt inner call = %v, %v", got, err)
+	}
+}
+
+type exemptKey struct{}

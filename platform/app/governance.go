@@ -40,5 +40,5 @@ var governance = fx.Options(
 	dynconfig.Module,
 	fx.Invoke(followDynamic),
 	fx.Provide(clientOptions, NewCallees, NewShedder, NewFaults, serverInterceptors),
-	fx.Invoke(announce),
+	fx.Invoke(announce, balancer.Metrics),
 )

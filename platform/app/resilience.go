@@ -55,10 +55,15 @@ func NewCallees(tp trace.TracerProvider, reg prometheus.Registerer, logger *slog
 }
 
 // Interceptors returns the tracing, breaker and retry interceptors of calls
-// to service (client.Options.Middleware). The client span covers the whole
+// to service (client.Options.Middleware); for the gateway's calls into its
+// own process (self), tracing only. The client span covers the whole
 // call, retries included; the breaker sees a call's outcome after retries,
 // and a call it drops is not retried.
-func (c *Callees) Interceptors(service string, table rpc.Table) ([]grpc.UnaryClientInterceptor, []grpc.StreamClientInterceptor) {
+func (c *Callees) Interceptors(service string, table rpc.Table, self bool) ([]grpc.UnaryClientInterceptor, []grpc.StreamClientInterceptor) {
+	if self {
+		return []grpc.UnaryClientInterceptor{tracing.UnaryClientInterceptor(c.tracer)},
+			[]grpc.StreamClientInterceptor{tracing.StreamClientInterceptor(c.tracer)}
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	cl, ok := c.byName[service]

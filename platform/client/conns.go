@@ -59,8 +59,12 @@ type Options struct {
 	ServiceConfig string
 	// Middleware returns the interceptors a service's callers run on every
 	// call to it (tracing, circuit breakers, retries), after the deadline is
-	// set and before errors are decoded. Nil adds none.
-	Middleware func(service string, table rpc.Table) ([]grpc.UnaryClientInterceptor, []grpc.StreamClientInterceptor)
+	// set and before errors are decoded. self is true for the gateway's
+	// calls to a service of this same process on behalf of a REST request
+	// (Gateway): those are the request's own entry, not a dependency, so
+	// they want tracing but neither a breaker nor retries, which would
+	// multiply the retries of the hops below. Nil adds none.
+	Middleware func(service string, table rpc.Table, self bool) ([]grpc.UnaryClientInterceptor, []grpc.StreamClientInterceptor)
 	// DialOptions are added to every network connection.
 	DialOptions []grpc.DialOption
 }
@@ -106,7 +110,7 @@ func (c *Conns) Conn(service string, methods []rpc.Method) (grpc.ClientConnInter
 	if err != nil {
 		return nil, fmt.Errorf("client: %s: %w", service, err)
 	}
-	unary, stream := c.interceptors(service, table)
+	unary, stream := c.interceptors(service, table, false)
 	var cc grpc.ClientConnInterface
 	target, ok := c.cfg.Targets[service]
 	switch {
@@ -219,7 +223,7 @@ func (c *Conns) Gateway(service string, methods []rpc.Method) (grpc.ClientConnIn
 	if err != nil {
 		return nil, fmt.Errorf("client: %s: %w", service, err)
 	}
-	unary, stream := c.interceptors(service, table)
+	unary, stream := c.interceptors(service, table, true)
 	return grpchan.InterceptClientConnStream(grpchan.InterceptClientConnUnary(c.local.Shared, unary...), stream...), nil
 }
 
@@ -228,7 +232,7 @@ func (c *Conns) Gateway(service string, methods []rpc.Method) (grpc.ClientConnIn
 // timeout applies when the caller set no deadline; then the Middleware's
 // (tracing, breakers, retries), all within that deadline; errors are decoded
 // last, so that every interceptor above sees platform errors.
-func (c *Conns) interceptors(service string, table rpc.Table) ([]grpc.UnaryClientInterceptor, []grpc.StreamClientInterceptor) {
+func (c *Conns) interceptors(service string, table rpc.Table, self bool) ([]grpc.UnaryClientInterceptor, []grpc.StreamClientInterceptor) {
 	unary := []grpc.UnaryClientInterceptor{
 		requestid.UnaryClientInterceptor(),
 		auth.UnaryClientInterceptor(),
@@ -241,7 +245,7 @@ func (c *Conns) interceptors(service string, table rpc.Table) ([]grpc.UnaryClien
 		routing.StreamClientInterceptor(),
 	}
 	if c.o.Middleware != nil {
-		u, s := c.o.Middleware(service, table)
+		u, s := c.o.Middleware(service, table, self)
 		unary, stream = append(unary, u...), append(stream, s...)
 	}
 	return append(unary, apierror.UnaryClientInterceptor()), append(stream, apierror.StreamClientInterceptor())

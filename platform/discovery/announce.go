@@ -29,13 +29,31 @@ func Announce(ctx context.Context, reg Registry, insts ...Instance) (func(contex
 		}
 		return errors.Join(errs...)
 	}
-	for _, inst := range insts {
-		r, err := reg.Register(ctx, inst)
-		if err != nil {
-			err = fmt.Errorf("discovery: announcing %s/%s: %w", inst.Service, inst.ID, err)
-			return nil, errors.Join(err, withdraw(context.WithoutCancel(ctx)))
+	// Concurrently: each registration may wait for an unreachable
+	// registry, and a process serving eight services must not wait eight
+	// times as long to start.
+	got := make([]Registration, len(insts))
+	errs := make([]error, len(insts))
+	var wg sync.WaitGroup
+	for i, inst := range insts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := reg.Register(ctx, inst)
+			if err != nil {
+				err = fmt.Errorf("discovery: announcing %s/%s: %w", inst.Service, inst.ID, err)
+			}
+			got[i], errs[i] = r, err
+		}()
+	}
+	wg.Wait()
+	for _, r := range got {
+		if r != nil {
+			regs = append(regs, r)
 		}
-		regs = append(regs, r)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, errors.Join(err, withdraw(context.WithoutCancel(ctx)))
 	}
 	var once sync.Once
 	var err error

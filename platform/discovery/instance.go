@@ -136,11 +136,18 @@ func InstanceOfEndpoint(ep resolver.Endpoint) (*Instance, bool) {
 }
 
 // DefaultID is the ID of an instance listening on addr when its operator
-// names none: the address plus the process id, so that a process restarted
+// names none: the address, the host name and the process id, so that a process restarted
 // on the same port is a new instance and the old one's leftover registration
 // (until its lease runs out) cannot be mistaken for it.
 func DefaultID(addr string) string {
-	return addr + "-" + strconv.Itoa(os.Getpid())
+	// The host name tells apart processes on different machines that
+	// advertise the same address (a loopback default) or share a pid (1,
+	// in containers).
+	host, err := os.Hostname()
+	if err != nil || host == "" || strings.ContainsAny(host, "/\\ \t\n\r\x00") {
+		host = "unknown-host"
+	}
+	return addr + "-" + host + "-" + strconv.Itoa(os.Getpid())
 }
 
 // checkService reports whether name can be a service name: it is a path

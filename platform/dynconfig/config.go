@@ -59,7 +59,7 @@ func NewSource(cfg Config, cli *clientv3.Client, logger *slog.Logger) (Source, e
 		return &FileSource{Dir: cfg.Dir, Poll: cfg.Poll, Logger: logger}, nil
 	case "etcd":
 		if cli == nil {
-			return nil, errors.New("dynconfig: -config-source=etcd needs etcd: set -etcd-endpoints")
+			return nil, errors.New("dynconfig: -config-source=etcd needs etcd: set -registry etcd and -etcd-endpoints (the registry's etcd client is shared)")
 		}
 		prefix := cfg.Prefix
 		if prefix == "" {

@@ -32,7 +32,7 @@ func TestNewSourceSaysWhatIsWrong(t *testing.T) {
 		want string
 	}{
 		{Config{Source: "consul", Dir: "x"}, `-config-source "consul": want file or etcd`},
-		{Config{Source: "etcd"}, "set -etcd-endpoints"},
+		{Config{Source: "etcd"}, "set -registry etcd and -etcd-endpoints"},
 		{Config{Source: "file"}, "-config-dir is empty"},
 		{Config{Source: "file", Dir: "x", Poll: -time.Second}, "-config-poll -1s is negative"},
 	} {

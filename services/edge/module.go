@@ -166,10 +166,16 @@ func NewHTTP(p HandlerParams) (HandlerResult, error) {
 		return HandlerResult{}, err
 	}
 	if plugins != nil {
-		p.Lifecycle.Append(fx.Hook{OnStart: plugins.start, OnStop: plugins.stop})
+		var unsubscribe func()
 		if p.Dynamic != nil {
-			p.Dynamic.Subscribe(PluginsDocument, plugins.setConfigs)
+			unsubscribe = p.Dynamic.Subscribe(PluginsDocument, plugins.setConfigs)
 		}
+		p.Lifecycle.Append(fx.Hook{OnStart: plugins.start, OnStop: func(ctx context.Context) error {
+			if unsubscribe != nil {
+				unsubscribe() // no configs applied to a chain being closed
+			}
+			return plugins.stop(ctx)
+		}})
 	}
 	// A request's trace starts here (or continues the app's traceparent),
 	// before the plugin chain, so the chain's time is in it.

@@ -1,7 +1,9 @@
 package idlease
 
 import (
+	"context"
 	"log/slog"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -31,9 +33,19 @@ func NewFx(p Params) (*Lease, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.Lifecycle.Append(fx.StartStopHook(l.start, l.Close))
+	p.Lifecycle.Append(fx.StartStopHook(l.start, func(ctx context.Context) error {
+		// Bounded: with etcd away, releasing would wait out the stop
+		// budget and starve the hooks after this one (closing databases);
+		// the lease expires on its own.
+		ctx, cancel := context.WithTimeout(ctx, closeWait)
+		defer cancel()
+		return l.Close(ctx)
+	}))
 	return l, nil
 }
+
+// closeWait bounds how long stopping the app waits to release the node id.
+const closeWait = 2 * time.Second
 
 // Module provides a *Lease: this process's snowflake node id, leased from
 // etcd, and the ids made with it (Lease.Next). It needs a Config, a

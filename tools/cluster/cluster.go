@@ -193,6 +193,10 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		c.Stop(context.Background())
 		return nil, err
 	}
+	if err := c.waitRegistered(ctx, 30*time.Second); err != nil {
+		c.Stop(context.Background())
+		return nil, err
+	}
 	opts.Logger.Info("cluster ready", slog.String("edge", c.EdgeURL), slog.String("etcd", c.EtcdEndpoint), slog.Int("processes", len(c.procs)), slog.String("logs", filepath.Join(opts.Dir, "logs")))
 	return c, nil
 }
@@ -351,6 +355,54 @@ func (c *Cluster) waitReady(ctx context.Context, url string, limit time.Duration
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("cluster: %s not ready within %v", url, limit)
+		}
+	}
+}
+
+// waitRegistered waits until every instance started is registered in
+// etcd (and a moment more, for the callers' watches to hear of them), so
+// that the first request finds every service.
+func (c *Cluster) waitRegistered(ctx context.Context, limit time.Duration) error {
+	cli, err := c.Etcd()
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	want := map[string]int{}
+	for _, svc := range append(append([]string(nil), Services...), "edge") {
+		want[svc] = max(c.opts.Replicas[svc], 1)
+	}
+	deadline := time.Now().Add(limit)
+	for {
+		got := map[string]int{}
+		cctx, cancel := context.WithTimeout(ctx, time.Second)
+		resp, err := cli.Get(cctx, "/tremolo/services/", clientv3.WithPrefix(), clientv3.WithKeysOnly())
+		cancel()
+		if err == nil {
+			for _, kv := range resp.Kvs {
+				svc, _, _ := strings.Cut(strings.TrimPrefix(string(kv.Key), "/tremolo/services/"), "/")
+				got[svc]++
+			}
+		}
+		missing := []string{}
+		for svc, n := range want {
+			if got[svc] < n {
+				missing = append(missing, svc)
+			}
+		}
+		if len(missing) == 0 {
+			time.Sleep(200 * time.Millisecond)
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("cluster: not registered in etcd within %v: %v", limit, missing)
+		}
+		select {
+		case p := <-c.exits:
+			return fmt.Errorf("cluster: %s exited during start-up: %v (log: %s)", p.Name, p.Err, p.Log)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
 }

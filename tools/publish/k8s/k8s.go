@@ -93,13 +93,19 @@ func Generate(o Options) (map[string][]byte, error) {
 	for k, v := range o.Env {
 		env[k] = v
 	}
-	env["TREMOLO_TARGET"] = strings.Join(targets, ",")
 	if o.EtcdReplicas > 0 && o.EtcdEnv != "" {
+		// Services register with etcd and find each other there (each pod
+		// announces its own IP: TREMOLO_ADVERTISE_HOST); the Services' DNS
+		// names are the static fallback for a cluster whose etcd is not up.
 		var eps []string
 		for i := 0; i < o.EtcdReplicas; i++ {
 			eps = append(eps, fmt.Sprintf("http://%s-%d.%s:%d", etcdName, i, etcdName, etcdClient))
 		}
 		env[o.EtcdEnv] = strings.Join(eps, ",")
+		env["TREMOLO_REGISTRY"] = "etcd"
+		env["TREMOLO_DISCOVERY_STATIC"] = strings.Join(targets, ",")
+	} else {
+		env["TREMOLO_TARGET"] = strings.Join(targets, ",")
 	}
 	cm := &corev1.ConfigMap{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
@@ -236,6 +242,11 @@ func deployment(s Service, replicas int32) *appsv1.Deployment {
 							{ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: ConfigMapName}}},
 							secretRef(),
 						},
+						// The address other pods reach this one on, for
+						// its registration in etcd.
+						Env: []corev1.EnvVar{{Name: "TREMOLO_ADVERTISE_HOST", ValueFrom: &corev1.EnvVarSource{
+							FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "status.podIP"},
+						}}},
 						Resources: corev1.ResourceRequirements{
 							Requests: corev1.ResourceList{
 								corev1.ResourceCPU:    resource.MustParse("100m"),

@@ -94,8 +94,14 @@ func TestGenerate(t *testing.T) {
 	}
 	cms, _ := Decode("tremolo-config.yaml", files["tremolo-config.yaml"])
 	data := cms[0].Obj.(*corev1.ConfigMap).Data
-	if data["TREMOLO_TARGET"] != "edge=edge:9000,user=user:9000,video=video:9000" {
-		t.Errorf("targets %q", data["TREMOLO_TARGET"])
+	// With etcd, services find each other there; the DNS names are the
+	// static fallback, and each pod announces its own IP.
+	if data["TREMOLO_REGISTRY"] != "etcd" || data["TREMOLO_DISCOVERY_STATIC"] != "edge=edge:9000,user=user:9000,video=video:9000" || data["TREMOLO_TARGET"] != "" {
+		t.Errorf("discovery settings %q", data)
+	}
+	ud := c.Env
+	if len(ud) != 1 || ud[0].Name != "TREMOLO_ADVERTISE_HOST" || ud[0].ValueFrom == nil || ud[0].ValueFrom.FieldRef.FieldPath != "status.podIP" {
+		t.Errorf("user env %+v; want TREMOLO_ADVERTISE_HOST from status.podIP", ud)
 	}
 	if data["TREMOLO_ETCD_ENDPOINTS"] != "http://etcd-0.etcd:2379,http://etcd-1.etcd:2379,http://etcd-2.etcd:2379" {
 		t.Errorf("etcd endpoints %q", data["TREMOLO_ETCD_ENDPOINTS"])
@@ -128,6 +134,15 @@ func TestGenerateWithoutEtcd(t *testing.T) {
 	}
 	if strings.Contains(string(files["tremolo-config.yaml"]), "ETCD") {
 		t.Error("etcd endpoints without etcd")
+	}
+	// The services then find each other by their Services' DNS names.
+	cms, err := Decode("tremolo-config.yaml", files["tremolo-config.yaml"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := cms[0].Obj.(*corev1.ConfigMap).Data
+	if data["TREMOLO_TARGET"] != "edge=edge:9000,user=user:9000,video=video:9000" || data["TREMOLO_REGISTRY"] != "" {
+		t.Errorf("config without etcd %q", data)
 	}
 }
 
@@ -189,3 +204,4 @@ func TestValidateCatches(t *testing.T) {
 		t.Errorf("missing ConfigMap: err = %v", err)
 	}
 }
+

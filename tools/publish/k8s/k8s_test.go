@@ -204,4 +204,3 @@ func TestValidateCatches(t *testing.T) {
 		t.Errorf("missing ConfigMap: err = %v", err)
 	}
 }
-

@@ -103,6 +103,71 @@ func (l *Lease) start(ctx context.Context) error {
 	return nil
 }
 
+// startOrKeepTrying is start for a process that must come up while etcd
+// is away: it tries to claim a node id for at most wait, and if etcd does
+// not answer (or every id is taken) it starts anyway and keeps trying in
+// the background. Until it holds one, Next fails with ErrLost, so the
+// process serves everything but the calls that make ids.
+func (l *Lease) startOrKeepTrying(ctx context.Context, wait time.Duration) error {
+	l.mu.Lock()
+	if l.started || l.closed {
+		l.mu.Unlock()
+		return errors.New("idlease: Lease started twice, or after Close")
+	}
+	l.started = true
+	l.mu.Unlock()
+	first, cancelFirst := context.WithTimeout(ctx, wait)
+	c, err := l.claimNode(first, -1)
+	cancelFirst()
+	runCtx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		cancel()
+		if c != nil {
+			l.revoke(c.lease)
+		}
+		return ErrClosed
+	}
+	l.cancel, l.done = cancel, done
+	l.mu.Unlock()
+	if err == nil {
+		if err := l.install(c); err != nil {
+			l.revoke(c.lease)
+			cancel()
+			close(done)
+			return err
+		}
+		go l.run(runCtx, c)
+		return nil
+	}
+	l.opts.Logger.Warn("idlease: no node id yet; starting without one and trying in the background (ids fail until one is leased)", slog.Any("error", err))
+	go func() {
+		delay := 100 * time.Millisecond
+		for {
+			c, err := l.claimNode(runCtx, -1)
+			if err == nil {
+				if err := l.install(c); err != nil { // closed meanwhile
+					l.revoke(c.lease)
+					close(done)
+					return
+				}
+				l.run(runCtx, c) // closes done
+				return
+			}
+			select {
+			case <-runCtx.Done():
+				close(done)
+				return
+			case <-time.After(delay):
+			}
+			delay = min(2*delay, 2*time.Second)
+		}
+	}()
+	return nil
+}
+
 // install makes c the current claim, with a new generator whose ids come
 // after every id issued so far and every millisecond the previous holder
 // of the node id used.

@@ -25,15 +25,18 @@ type Params struct {
 }
 
 // NewFx builds the Lease for fx. It claims its node id when the app
-// starts — failing the start if etcd cannot be reached or no id is free —
-// and frees it when the app stops. Before the start, Next fails with
-// ErrLost.
+// starts, and frees it when the app stops. If etcd does not answer within
+// a moment, or no id is free, the app starts anyway and the Lease keeps
+// trying in the background: until it holds a node id, Next fails with
+// ErrLost, so a service can come up (and serve its reads) while etcd is
+// away. Before the start, Next fails with ErrLost too.
 func NewFx(p Params) (*Lease, error) {
 	l, err := newLease(p.Etcd, Options{Prefix: p.Config.Prefix, TTL: p.Config.TTL, Logger: p.Logger, Registerer: p.Registerer})
 	if err != nil {
 		return nil, err
 	}
-	p.Lifecycle.Append(fx.StartStopHook(l.start, func(ctx context.Context) error {
+	start := func(ctx context.Context) error { return l.startOrKeepTrying(ctx, startWait) }
+	p.Lifecycle.Append(fx.StartStopHook(start, func(ctx context.Context) error {
 		// Bounded: with etcd away, releasing would wait out the stop
 		// budget and starve the hooks after this one (closing databases);
 		// the lease expires on its own.
@@ -44,8 +47,13 @@ func NewFx(p Params) (*Lease, error) {
 	return l, nil
 }
 
-// closeWait bounds how long stopping the app waits to release the node id.
-const closeWait = 2 * time.Second
+// closeWait bounds how long stopping the app waits to release the node id,
+// and startWait how long starting it waits to claim one before going on
+// without (Lease.Next fails until one is held).
+const (
+	closeWait = 2 * time.Second
+	startWait = 2 * time.Second
+)
 
 // Module provides a *Lease: this process's snowflake node id, leased from
 // etcd, and the ids made with it (Lease.Next). It needs a Config, a

@@ -59,3 +59,62 @@ func TestModule(t *testing.T) {
 		t.Errorf("the last millisecond used was not recorded: %v, %v", until, err)
 	}
 }
+
+// A service that makes ids starts while etcd is down: ids fail until etcd
+// returns, then the Lease claims a node id on its own.
+func TestModuleStartsWhileEtcdIsDown(t *testing.T) {
+	t.Parallel()
+	srv := etcdtest.Start(t)
+	cli := srv.Client(t)
+	srv.Stop()
+	var l *Lease
+	app := fxtest.New(t,
+		fx.Supply(Config{Prefix: DefaultPrefix, TTL: ttl}, slog.New(slog.DiscardHandler), cli),
+		Module,
+		fx.Populate(&l),
+	)
+	began := time.Now()
+	app.RequireStart()
+	if d := time.Since(began); d > startWait+2*time.Second {
+		t.Errorf("starting with etcd down took %v", d)
+	}
+	if _, err := l.Next(); !errors.Is(err, ErrLost) {
+		t.Fatalf("Next with etcd down: %v, want ErrLost", err)
+	}
+	srv.Restart()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		_, err := l.Next()
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no node id 15s after etcd returned: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	app.RequireStop()
+}
+
+// Stopping while the Lease is still trying for a node id ends at once.
+func TestModuleStopsWhileStillTrying(t *testing.T) {
+	t.Parallel()
+	srv := etcdtest.Start(t)
+	cli := srv.Client(t)
+	srv.Stop()
+	var l *Lease
+	app := fxtest.New(t,
+		fx.Supply(Config{Prefix: DefaultPrefix, TTL: ttl}, slog.New(slog.DiscardHandler), cli),
+		Module,
+		fx.Populate(&l),
+	)
+	app.RequireStart()
+	began := time.Now()
+	app.RequireStop()
+	if d := time.Since(began); d > closeWait+time.Second {
+		t.Errorf("stopping took %v", d)
+	}
+	if _, err := l.Next(); !errors.Is(err, ErrClosed) {
+		t.Errorf("Next after the stop: %v, want ErrClosed", err)
+	}
+}

@@ -11,7 +11,6 @@ run:
 # its own process (the feed twice) and the edge, found through etcd.
 run-cluster:
 	bash tools/setup.sh apt
-	bash wasm-plugins/build.sh >/dev/null
 	go run ./cmd/tremolo-cluster $(ARGS)
 
 # Run every test (set-up, lint, generated-code check, go test, bazel build/test).

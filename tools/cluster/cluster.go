@@ -143,8 +143,15 @@ type Process struct {
 // PID returns the process id.
 func (p *Process) PID() int { return p.cmd.Process.Pid }
 
-// Build compiles the service binaries into dir/bin.
+// Build compiles the service binaries into dir/bin, and the edge's WASM
+// plugins into the repository's .build/plugins, where the default chain
+// file (wasm-plugins/chain.yaml) finds them.
 func Build(ctx context.Context, repo, dir string) error {
+	plugins := exec.CommandContext(ctx, "bash", "wasm-plugins/build.sh")
+	plugins.Dir = repo
+	if out, err := plugins.CombinedOutput(); err != nil {
+		return fmt.Errorf("cluster: building the edge's plugins (wasm-plugins/build.sh): %w\n%s", err, out)
+	}
 	bin := filepath.Join(dir, "bin")
 	if err := os.MkdirAll(bin, 0o755); err != nil {
 		return err

@@ -256,3 +256,20 @@ func TestWrappedAndTransportStatusesDoNotLeak(t *testing.T) {
 		t.Fatalf("transport failure sent as %v %q", st.Code(), st.Message())
 	}
 }
+
+// A failure a process passes on from its callee says so on the wire, and a
+// failure it originates does not: callers' breakers and retries rely on it.
+func TestPassedOnTravelsAsOrigin(t *testing.T) {
+	own := Platform(codes.Unavailable).Errorf("video is down")
+	got, ok := FromError(status.Convert(own).Err())
+	if !ok || got.FromDependency() {
+		t.Fatalf("an originated failure decoded as FromDependency=%v (ok %v)", got.FromDependency(), ok)
+	}
+	relayed, _ := FromError(status.Convert(own.PassedOn()).Err())
+	if !relayed.FromDependency() || relayed.Spec().Code != codes.Unavailable || relayed.Message() != "video is down" {
+		t.Fatalf("a passed-on failure decoded as %v (FromDependency %v)", relayed, relayed.FromDependency())
+	}
+	if own.FromDependency() || own.PassedOn() == own {
+		t.Fatal("PassedOn changed the original or returned it")
+	}
+}

@@ -15,6 +15,35 @@ type Error struct {
 	message  string
 	metadata map[string]string
 	cause    error
+	// passedOn marks an error this process did not originate: received
+	// from a callee, or a refusal to call one (an open breaker). Returned
+	// to this process's own caller it carries OriginKey, so that the
+	// caller does not hold it against this process.
+	passedOn bool
+}
+
+// OriginKey is the ErrorInfo metadata key saying where a failure arose:
+// OriginDependency when the process that answered did not originate it but
+// passed on a failure of its own callee (or its breaker's refusal to call
+// one). Breakers and retries act only on failures the callee originated:
+// a feed that relays video's UNAVAILABLE is not itself unavailable, and
+// retrying the feed would retry what the feed's own client already did.
+const (
+	OriginKey        = "origin"
+	OriginDependency = "dependency"
+)
+
+// FromDependency reports whether the process that answered passed the
+// error on from one of its own callees rather than originating it.
+func (e *Error) FromDependency() bool { return e.metadata[OriginKey] == OriginDependency }
+
+// PassedOn returns a copy of e marked as not originated by this process:
+// received from a callee, or a refusal to call one. Returned to this
+// process's caller, it says so (OriginKey).
+func (e *Error) PassedOn() *Error {
+	c := *e
+	c.passedOn = true
+	return &c
 }
 
 // Spec returns the error's spec.

@@ -67,7 +67,7 @@ func UnaryClientInterceptor() grpc.UnaryClientInterceptor {
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 		if err := invoker(ctx, method, req, reply, cc, opts...); err != nil {
 			if e, ok := FromError(err); ok {
-				return e
+				return e.PassedOn() // the callee's, not this process's
 			}
 			return err
 		}
@@ -82,7 +82,7 @@ func StreamClientInterceptor() grpc.StreamClientInterceptor {
 		cs, err := streamer(ctx, desc, cc, method, opts...)
 		if err != nil {
 			if e, ok := FromError(err); ok {
-				return nil, e
+				return nil, e.PassedOn()
 			}
 			return nil, err
 		}
@@ -98,7 +98,7 @@ func (s *clientStream) RecvMsg(m any) error {
 		return err
 	}
 	if e, ok := FromError(err); ok {
-		return e
+		return e.PassedOn()
 	}
 	return err
 }

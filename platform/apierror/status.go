@@ -27,6 +27,9 @@ func (e *Error) status(locale string) *status.Status {
 		md[k] = v
 	}
 	md[BusinessCodeKey] = strconv.Itoa(int(e.spec.BusinessCode))
+	if e.passedOn {
+		md[OriginKey] = OriginDependency
+	}
 	st := status.New(e.spec.Code, e.message)
 	details := []protoadapt.MessageV1{&errdetails.ErrorInfo{Reason: e.spec.Reason, Domain: e.spec.Domain, Metadata: md}}
 	if tag, msg, ok := e.spec.localized(locale); ok {

@@ -175,14 +175,16 @@ func (b *Breakers) changed(g *generation, c *circuit, from, to State) {
 // dropped is the error of a call the breaker refused: UNAVAILABLE, built
 // like every platform error, saying when trying again makes sense.
 func (b *Breakers) dropped(c *circuit, err error) *apierror.Error {
+	// A refusal to call a dependency: this process's callers must not hold
+	// it against this process (PassedOn).
 	spec := apierror.Platform(codes.Unavailable)
 	if err == gobreaker.ErrTooManyRequests {
 		return spec.Errorf("circuit breaker for %s/%s is half-open and its %d probe calls are in flight; retry shortly",
-			b.service, c.m.name, c.probes)
+			b.service, c.m.name, c.probes).PassedOn()
 	}
 	wait := time.Until(time.Unix(0, c.openedAt.Load()).Add(c.sleep)).Round(time.Millisecond)
 	if wait < time.Millisecond {
 		wait = time.Millisecond
 	}
-	return spec.Errorf("circuit breaker for %s/%s is open; retry after %v", b.service, c.m.name, wait)
+	return spec.Errorf("circuit breaker for %s/%s is open; retry after %v", b.service, c.m.name, wait).PassedOn()
 }

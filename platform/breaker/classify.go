@@ -43,6 +43,11 @@ func classify(ctx context.Context, err error, budget, declared time.Duration) ou
 	if err == nil {
 		return success
 	}
+	if e, ok := apierror.FromError(err); ok && e.FromDependency() {
+		// The callee answered: it passed on a failure of its own callee,
+		// whose breaker (in the callee) is the one to count it.
+		return success
+	}
 	code, _ := apierror.CodeAndReason(err)
 	switch code {
 	case codes.Unavailable, codes.ResourceExhausted, codes.Internal, codes.Unknown, codes.DataLoss:

@@ -81,6 +81,12 @@ func (r *Retrier) UnaryClientInterceptor() grpc.UnaryClientInterceptor {
 			if code, _ := apierror.CodeAndReason(err); code != codes.Unavailable || ctx.Err() != nil {
 				return err
 			}
+			if e, ok := apierror.FromError(err); ok && e.FromDependency() {
+				// The callee relayed its own callee's failure, after its
+				// own client's retries: retrying here would multiply them.
+				r.budget.success() // the callee itself answered
+				return err
+			}
 			allowed := r.budget.failure()
 			if !retryable || attempt >= m.attempts {
 				return err

@@ -35,10 +35,17 @@ func TestReproducibleSecondRun(t *testing.T) {
 	if len(sums[0].Services) != len(declaredNames(t)) {
 		t.Fatalf("%d services published", len(sums[0].Services))
 	}
+	// The goal is per service: 15 MB. The all-in-one (every service, the
+	// edge and the governance clients in one binary) has its own bound, so
+	// that it cannot grow unnoticed either.
 	for _, s := range sums[0].Services {
+		limit, what := 15e6, "the 15 MB goal per service"
+		if s.Name == "tremolo" {
+			limit, what = 18e6, "the all-in-one's 18 MB bound"
+		}
 		for _, img := range s.Images {
-			if img.Size > 15e6 {
-				t.Errorf("%s %s: %d bytes compressed, over the 15 MB goal", s.Name, img.Platform, img.Size)
+			if float64(img.Size) > limit {
+				t.Errorf("%s %s: %d bytes compressed, over %s", s.Name, img.Platform, img.Size, what)
 			}
 		}
 	}

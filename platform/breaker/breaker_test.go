@@ -402,7 +402,10 @@ func TestDegradeRefusesNonProto(t *testing.T) {
 	}
 }
 
-func TestHalfOpenLimitsProbes(t *testing.T) {
+// openedThenSlept returns a breaker of /s.S/Get that failures (code)
+// opened and whose sleep window has just passed: the next call is a probe.
+func openedThenSlept(t *testing.T, code codes.Code) (*Breakers, grpc.UnaryClientInterceptor) {
+	t.Helper()
 	table := rpc.Table{"/s.S/Get": {FullMethod: "/s.S/Get", Type: rpc.Unary, Timeout: time.Second}}
 	b := New("user", table)
 	if err := b.SetSettings(testSettings); err != nil {
@@ -410,12 +413,17 @@ func TestHalfOpenLimitsProbes(t *testing.T) {
 	}
 	icpt := b.UnaryClientInterceptor()
 	fail := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
-		return status.Error(codes.Internal, "boom")
+		return status.Error(code, "down")
 	}
 	for range testSettings.MinRequests {
 		_ = icpt(context.Background(), "/s.S/Get", nil, nil, nil, fail)
 	}
 	time.Sleep(testSettings.SleepWindow + 20*time.Millisecond)
+	return b, icpt
+}
+
+func TestHalfOpenLimitsProbes(t *testing.T) {
+	b, icpt := openedThenSlept(t, codes.Internal)
 
 	release := make(chan struct{})
 	entered := make(chan struct{}, testSettings.HalfOpenProbes)
@@ -475,19 +483,7 @@ func TestOldFailuresLeaveTheWindow(t *testing.T) {
 }
 
 func TestPanickingInvokerCountsAsFailure(t *testing.T) {
-	table := rpc.Table{"/s.S/Get": {FullMethod: "/s.S/Get", Type: rpc.Unary, Timeout: time.Second}}
-	b := New("user", table)
-	if err := b.SetSettings(testSettings); err != nil {
-		t.Fatal(err)
-	}
-	icpt := b.UnaryClientInterceptor()
-	fail := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
-		return status.Error(codes.Unavailable, "down")
-	}
-	for range testSettings.MinRequests {
-		_ = icpt(context.Background(), "/s.S/Get", nil, nil, nil, fail)
-	}
-	time.Sleep(testSettings.SleepWindow + 20*time.Millisecond)
+	b, icpt := openedThenSlept(t, codes.Unavailable)
 	func() {
 		defer func() { _ = recover() }()
 		_ = icpt(context.Background(), "/s.S/Get", nil, nil, nil,

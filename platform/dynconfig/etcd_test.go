@@ -145,7 +145,7 @@ func TestEtcdSourceCatchesUpAfterDisconnection(t *testing.T) {
 			admin := srv.Client(t)
 			put(t, admin, "/tremolo/config/a", "a1")
 			put(t, admin, "/tremolo/config/b", "b1")
-			px := newProxy(t, srv.Endpoint)
+			px := srv.Proxy(t)
 			cli := px.Client(t)
 			w := startWatcher(t, &EtcdSource{Client: cli, Logger: discard()}, Options{})
 			a, b, c := record(t, w, "a"), record(t, w, "b"), record(t, w, "c")

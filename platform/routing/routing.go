@@ -16,6 +16,7 @@ import (
 	"context"
 	"net/http"
 
+	middleware "github.com/grpc-ecosystem/go-grpc-middleware/v2"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 )
@@ -167,16 +168,11 @@ func StreamServerInterceptor() grpc.StreamServerInterceptor {
 		if r.IsZero() {
 			return handler(srv, ss)
 		}
-		return handler(srv, &stream{ServerStream: ss, ctx: NewContext(ss.Context(), r)})
+		w := middleware.WrapServerStream(ss)
+		w.WrappedContext = NewContext(ss.Context(), r)
+		return handler(srv, w)
 	}
 }
-
-type stream struct {
-	grpc.ServerStream
-	ctx context.Context
-}
-
-func (s *stream) Context() context.Context { return s.ctx }
 
 // UnaryClientInterceptor forwards ctx's Route to the callee.
 func UnaryClientInterceptor() grpc.UnaryClientInterceptor {

@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,6 +31,8 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/tremolo-dev/tremolo/platform/discovery"
 )
 
 // EtcdBinary is the etcd server the cluster runs.
@@ -222,7 +225,7 @@ func (c *Cluster) startEtcd(ctx context.Context) error {
 		"--initial-advertise-peer-urls", peer,
 		"--initial-cluster", "tremolo=" + peer,
 		"--logger", "zap", "--log-outputs", "stderr",
-	}, []string{"ETCD_UNSUPPORTED_ARCH=" + goarch()})
+	}, []string{"ETCD_UNSUPPORTED_ARCH=" + runtime.GOARCH})
 	if err != nil {
 		return err
 	}
@@ -383,11 +386,11 @@ func (c *Cluster) waitRegistered(ctx context.Context, limit time.Duration) error
 	for {
 		got := map[string]int{}
 		cctx, cancel := context.WithTimeout(ctx, time.Second)
-		resp, err := cli.Get(cctx, "/tremolo/services/", clientv3.WithPrefix(), clientv3.WithKeysOnly())
+		resp, err := cli.Get(cctx, discovery.DefaultPrefix, clientv3.WithPrefix(), clientv3.WithKeysOnly())
 		cancel()
 		if err == nil {
 			for _, kv := range resp.Kvs {
-				svc, _, _ := strings.Cut(strings.TrimPrefix(string(kv.Key), "/tremolo/services/"), "/")
+				svc, _, _ := strings.Cut(strings.TrimPrefix(string(kv.Key), discovery.DefaultPrefix), "/")
 				got[svc]++
 			}
 		}

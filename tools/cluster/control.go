@@ -11,6 +11,8 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/tremolo-dev/tremolo/platform/dynconfig"
 )
 
 // Addrs waits until the process logs that it serves and returns its gRPC
@@ -120,7 +122,7 @@ func (c *Cluster) SetConfig(ctx context.Context, name string, data []byte) error
 }
 
 // ConfigPrefix is where the cluster's processes read dynamic configuration.
-const ConfigPrefix = "/tremolo/config/"
+const ConfigPrefix = dynconfig.DefaultPrefix
 
 // EtcdPID returns the running etcd's process id (0 while it is down).
 func (c *Cluster) EtcdPID() int {

@@ -14,7 +14,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,6 +23,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/tremolo-dev/tremolo/platform/discovery"
+	"github.com/tremolo-dev/tremolo/tools/cluster"
 )
 
 // ---- ports and paths ----
@@ -204,132 +204,16 @@ func (a *api) feed(ctx context.Context, token string, q url.Values, hdr http.Hea
 	return a.do(req)
 }
 
-// ---- Prometheus text ----
+// ---- metrics ----
 
-// scrape returns the /metrics page of a process's HTTP address.
-func scrape(ctx context.Context, httpAddr string) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+httpAddr+"/metrics", nil)
-	if err != nil {
-		return "", err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return "", err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("GET %s/metrics: HTTP %d", httpAddr, resp.StatusCode)
-	}
-	return string(b), nil
-}
-
-// sample is one line of the text exposition format.
-type sample struct {
-	name   string
-	labels map[string]string
-	value  float64
-}
-
-// parseSamples reads the samples of a /metrics page (comments skipped).
-func parseSamples(text string) []sample {
-	var out []sample
-	for line := range strings.Lines(text) {
-		line = strings.TrimSpace(line)
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		s := sample{labels: map[string]string{}}
-		rest := line
-		if i := strings.IndexAny(line, "{ "); i >= 0 && line[i] == '{' {
-			s.name = line[:i]
-			rest = line[i+1:]
-			// label="value" pairs, values with \" \\ \n escapes.
-			for {
-				rest = strings.TrimLeft(rest, ", ")
-				if strings.HasPrefix(rest, "}") {
-					rest = rest[1:]
-					break
-				}
-				eq := strings.IndexByte(rest, '=')
-				if eq < 0 || eq+1 >= len(rest) || rest[eq+1] != '"' {
-					rest = ""
-					break
-				}
-				key := rest[:eq]
-				rest = rest[eq+2:]
-				var val strings.Builder
-				j := 0
-				for ; j < len(rest) && rest[j] != '"'; j++ {
-					if rest[j] == '\\' && j+1 < len(rest) {
-						j++
-						if rest[j] == 'n' {
-							val.WriteByte('\n')
-							continue
-						}
-					}
-					val.WriteByte(rest[j])
-				}
-				s.labels[key] = val.String()
-				if j >= len(rest) {
-					rest = ""
-					break
-				}
-				rest = rest[j+1:]
-			}
-		} else if i >= 0 {
-			s.name, rest = line[:i], line[i:]
-		} else {
-			continue
-		}
-		f := strings.Fields(rest)
-		if len(f) == 0 {
-			continue
-		}
-		v, err := strconv.ParseFloat(f[0], 64)
-		if err != nil {
-			continue
-		}
-		s.value = v
-		out = append(out, s)
-	}
-	return out
-}
-
-// metricSum adds up the samples of name whose labels include want; found
-// is false when there is none.
-func metricSum(text, name string, want map[string]string) (sum float64, found bool) {
-	for _, s := range parseSamples(text) {
-		if s.name != name {
-			continue
-		}
-		ok := true
-		for k, v := range want {
-			if s.labels[k] != v {
-				ok = false
-				break
-			}
-		}
-		if ok {
-			sum += s.value
-			found = true
-		}
-	}
-	return sum, found
-}
-
-// metric scrapes httpAddr and returns metricSum of name and want.
+// metric scrapes httpAddr and returns the sum of name's samples whose
+// labels include want.
 func metric(ctx context.Context, httpAddr, name string, want map[string]string) (float64, error) {
-	text, err := scrape(ctx, httpAddr)
+	fams, err := cluster.Scrape(ctx, httpAddr)
 	if err != nil {
 		return 0, err
 	}
-	v, _ := metricSum(text, name, want)
+	v, _ := cluster.Sum(fams, name, want)
 	return v, nil
 }
 

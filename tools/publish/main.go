@@ -82,13 +82,12 @@ func (l *listFlag) Set(v string) error {
 // config is the parsed command line.
 type config struct {
 	Options
-	build     string
-	binDir    string
-	root      string
-	zoneinfo  string
-	services  []string
-	quiet     bool
-	platforms []string
+	build    string
+	binDir   string
+	root     string
+	zoneinfo string
+	services []string
+	quiet    bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {

@@ -13,6 +13,7 @@ package colour
 import (
 	"strconv"
 
+	"github.com/tremolo-dev/tremolo/platform/cells"
 	"github.com/tremolo-dev/tremolo/wasm-plugins/sdk"
 )
 
@@ -122,24 +123,11 @@ func (p *Plugin) cell(req sdk.Request) {
 	}
 }
 
-// Cell returns the cell of userID among n: FNV-1a (64 bits) of the
-// decimal id, finalised with MurmurHash3's fmix64 (FNV's low bits alone
-// spread sequential ids badly over a power-of-two number of cells), modulo
-// n. The hash is part of the contract: the Rust plugin, and anything else
-// that places users in cells, computes the same.
-func Cell(userID string, n int) uint64 {
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(userID); i++ {
-		h ^= uint64(userID[i])
-		h *= 1099511628211
-	}
-	h ^= h >> 33
-	h *= 0xff51afd7ed558ccd
-	h ^= h >> 33
-	h *= 0xc4ceb9fe1a85ec53
-	h ^= h >> 33
-	return h % uint64(n)
-}
+// Cell returns the cell of userID among n: the platform's placement of
+// users in cells (platform/cells.Of), which the services' balancers route
+// on. The Rust plugin computes the same hash; the shared test cases check
+// both.
+func Cell(userID string, n int) uint64 { return uint64(cells.Of(userID, n)) }
 
 // canonicalUint parses a decimal of at most 9 digits without leading
 // zeros: the only spelling of a cell number the plugin sets.

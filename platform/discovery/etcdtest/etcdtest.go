@@ -9,8 +9,8 @@
 // member listening on two free loopback ports, with its data in t.TempDir.
 // Stop kills it by its PID and Restart starts it again on the same ports
 // and data, which is how tests find out what their code does while etcd is
-// away and after it returns. When the binary is missing the test is skipped
-// with a message saying so.
+// away and after it returns; Proxy cuts one client off while etcd stays up.
+// When the binary is missing the test is skipped with a message saying so.
 package etcdtest
 
 import (

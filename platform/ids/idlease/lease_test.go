@@ -232,7 +232,7 @@ func TestEtcdDownStopsIDsUntilItReturns(t *testing.T) {
 // must have stopped issuing ids before the other one starts.
 func TestCutOffHolderStopsBeforeTheNextHolderStarts(t *testing.T) {
 	srv := etcdtest.Start(t)
-	px := newProxy(t, srv.Endpoint)
+	px := srv.Proxy(t)
 	cutCli := px.Client(t)
 	opts := testOptions()
 	opts.Nodes = 1 // one node id: the second holder must take the first's

@@ -62,8 +62,9 @@ func TestModule(t *testing.T) {
 
 // A service that makes ids starts while etcd is down: ids fail until etcd
 // returns, then the Lease claims a node id on its own.
-func TestModuleStartsWhileEtcdIsDown(t *testing.T) {
-	t.Parallel()
+// moduleWithEtcdDown builds the module on an etcd that is stopped.
+func moduleWithEtcdDown(t *testing.T) (*etcdtest.Server, *fxtest.App, *Lease) {
+	t.Helper()
 	srv := etcdtest.Start(t)
 	cli := srv.Client(t)
 	srv.Stop()
@@ -73,6 +74,12 @@ func TestModuleStartsWhileEtcdIsDown(t *testing.T) {
 		Module,
 		fx.Populate(&l),
 	)
+	return srv, app, l
+}
+
+func TestModuleStartsWhileEtcdIsDown(t *testing.T) {
+	t.Parallel()
+	srv, app, l := moduleWithEtcdDown(t)
 	began := time.Now()
 	app.RequireStart()
 	if d := time.Since(began); d > startWait+2*time.Second {
@@ -99,15 +106,7 @@ func TestModuleStartsWhileEtcdIsDown(t *testing.T) {
 // Stopping while the Lease is still trying for a node id ends at once.
 func TestModuleStopsWhileStillTrying(t *testing.T) {
 	t.Parallel()
-	srv := etcdtest.Start(t)
-	cli := srv.Client(t)
-	srv.Stop()
-	var l *Lease
-	app := fxtest.New(t,
-		fx.Supply(Config{Prefix: DefaultPrefix, TTL: ttl}, slog.New(slog.DiscardHandler), cli),
-		Module,
-		fx.Populate(&l),
-	)
+	_, app, l := moduleWithEtcdDown(t)
 	app.RequireStart()
 	began := time.Now()
 	app.RequireStop()

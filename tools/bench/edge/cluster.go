@@ -50,11 +50,6 @@ func startCluster(dir, mw, chain string, serverArgs []string) (target, func(), e
 		defer cancel()
 		_ = c.Stop(sctx)
 	}
-	// Every service must be found before the feed is seeded.
-	if err := waitReady(c.EdgeURL + "/readyz"); err != nil {
-		stop()
-		return target{}, nil, err
-	}
 	feedURL, err := seedFeed(c.EdgeURL)
 	if err != nil {
 		stop()

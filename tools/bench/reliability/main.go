@@ -30,6 +30,8 @@ import (
 	"syscall"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/tremolo-dev/tremolo/services/video/videotest"
 	"github.com/tremolo-dev/tremolo/tools/cluster"
 )
@@ -109,10 +111,9 @@ func run(phase time.Duration, conns int, only string) error {
 	time.Sleep(2 * time.Second)
 
 	type fault struct {
-		name         string
-		start, end   func() error
-		what         string
-		settleBefore time.Duration
+		name       string
+		start, end func() error
+		what       string
 	}
 	setFaults := func(doc string) func() error {
 		return func() error { return c.SetConfig(ctx, "faults", []byte(doc)) }
@@ -264,31 +265,22 @@ func scrape(c *cluster.Cluster) map[string]float64 {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		_, httpAddr, err := p.Addrs(ctx)
+		if err == nil {
+			var fams map[string]*dto.MetricFamily
+			if fams, err = cluster.Scrape(ctx, httpAddr); err == nil {
+				for _, name := range counted {
+					v, _ := cluster.Sum(fams, name, nil)
+					sums[name] += v
+				}
+			}
+		}
 		cancel()
-		if err != nil {
-			continue
-		}
-		resp, err := http.Get("http://" + httpAddr + "/metrics")
-		if err != nil {
-			continue
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		for _, line := range strings.Split(string(b), "\n") {
-			if line == "" || line[0] == '#' {
-				continue
-			}
-			name, _, _ := strings.Cut(line, "{")
-			name, _, _ = strings.Cut(name, " ")
-			fields := strings.Fields(line)
-			v, err := strconv.ParseFloat(fields[len(fields)-1], 64)
-			if err == nil {
-				sums[name] += v
-			}
-		}
 	}
 	return sums
 }
+
+// counted are the counters the table reports.
+var counted = []string{"tremolo_breaker_drops_total", "tremolo_breaker_degraded_total", "tremolo_retry_attempts_total", "tremolo_faults_injected_total"}
 
 func freeAddr() string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")

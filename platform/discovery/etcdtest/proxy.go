@@ -1,4 +1,4 @@
-package dynconfig
+package etcdtest
 
 import (
 	"io"
@@ -13,13 +13,13 @@ import (
 	"google.golang.org/grpc/backoff"
 )
 
-// proxy forwards loopback TCP connections to a target and can cut them,
-// so a test can take etcd away from one client while etcd itself, and
-// other clients, carry on.
-type proxy struct {
+// Proxy forwards loopback TCP connections to the server and can cut them,
+// so a test can take etcd away from one client (a network partition)
+// while etcd itself, and its other clients, carry on.
+type Proxy struct {
+	// Addr is the proxy's host:port.
 	Addr string
 
-	t      *testing.T
 	target string
 	ln     net.Listener
 
@@ -28,19 +28,20 @@ type proxy struct {
 	conns []net.Conn
 }
 
-func newProxy(t *testing.T, target string) *proxy {
+// Proxy starts a proxy to s for t, closed when t ends.
+func (s *Server) Proxy(t testing.TB) *Proxy {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &proxy{Addr: ln.Addr().String(), t: t, target: strings.TrimPrefix(target, "http://"), ln: ln}
+	p := &Proxy{Addr: ln.Addr().String(), target: strings.TrimPrefix(s.Endpoint, "http://"), ln: ln}
 	t.Cleanup(func() { ln.Close(); p.Cut() })
 	go p.serve()
 	return p
 }
 
-func (p *proxy) serve() {
+func (p *Proxy) serve() {
 	for {
 		c, err := p.ln.Accept()
 		if err != nil {
@@ -60,13 +61,13 @@ func (p *proxy) serve() {
 		}
 		p.conns = append(p.conns, c, up)
 		p.mu.Unlock()
-		go func() { io.Copy(up, c); up.Close() }()
-		go func() { io.Copy(c, up); c.Close() }()
+		go func() { _, _ = io.Copy(up, c); up.Close() }()
+		go func() { _, _ = io.Copy(c, up); c.Close() }()
 	}
 }
 
 // Cut closes every connection and refuses new ones until Restore.
-func (p *proxy) Cut() {
+func (p *Proxy) Cut() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.cut = true
@@ -77,17 +78,17 @@ func (p *proxy) Cut() {
 }
 
 // Restore lets connections through again.
-func (p *proxy) Restore() {
+func (p *Proxy) Restore() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.cut = false
 }
 
 // Client returns an etcd client connecting through the proxy, closed when
-// t ends (after the cleanups registered later, such as a Watcher's Stop).
+// t ends (after the cleanups registered later, such as a watcher's Stop).
 // It reconnects quickly, so tests do not wait out gRPC's default backoff
 // after Restore.
-func (p *proxy) Client(t *testing.T) *clientv3.Client {
+func (p *Proxy) Client(t testing.TB) *clientv3.Client {
 	t.Helper()
 	cli, err := clientv3.New(clientv3.Config{
 		Endpoints:   []string{p.Addr},

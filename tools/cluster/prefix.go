@@ -3,11 +3,8 @@ package cluster
 import (
 	"bytes"
 	"io"
-	"runtime"
 	"sync"
 )
-
-func goarch() string { return runtime.GOARCH }
 
 // prefixWriter prefixes each line with the process's name.
 type prefixWriter struct {

@@ -121,24 +121,35 @@ func TestFileSourceKeepsLastGoodBytes(t *testing.T) {
 
 // The directory becoming unreadable is not the documents going away.
 func TestFileSourceUnlistableDirectoryKeepsDocuments(t *testing.T) {
-	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "a.yaml"), "a")
+	// The configuration directory is a symbolic link, so that it can be
+	// swapped atomically (rename over it) for one to a regular file, where
+	// listing fails with ENOTDIR, and back: no poll ever sees it missing,
+	// which would rightly mean "no documents".
+	base, real := t.TempDir(), t.TempDir()
+	writeFile(t, filepath.Join(real, "a.yaml"), "a")
+	notDir := filepath.Join(base, "not-a-directory")
+	if err := os.WriteFile(notDir, []byte("not a directory"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(base, "config")
+	point := func(target string) {
+		t.Helper()
+		tmp := filepath.Join(base, "config.tmp")
+		if err := os.Symlink(target, tmp); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, dir); err != nil {
+			t.Fatal(err)
+		}
+	}
+	point(real)
 	w := startWatcher(t, &FileSource{Dir: dir, Poll: poll}, Options{})
 	r := record(t, w, "a")
 	r.expect(t, call{"a", true}, 0)
-	// Replace the directory by a file: listing fails with ENOTDIR.
-	moved := dir + ".moved"
-	if err := os.Rename(dir, moved); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(moved) })
-	if err := os.WriteFile(dir, []byte("not a directory"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	point(notDir)
 	r.expectNone(t, 10*poll)
-	os.Remove(dir)
-	os.Rename(moved, dir)
-	writeFile(t, filepath.Join(dir, "a.yaml"), "a2")
+	point(real)
+	writeFile(t, filepath.Join(real, "a.yaml"), "a2")
 	r.expect(t, call{"a2", true}, within)
 }
 

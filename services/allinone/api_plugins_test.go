@@ -1,7 +1,6 @@
 package allinone_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -41,47 +40,11 @@ func defaultChain(t testing.TB) string {
 	return filepath.Join(root, "wasm-plugins", "chain.yaml")
 }
 
-// writeChain writes, in a new directory, the default chain file with each
-// plugin's module built for the test (plugintest) beside it. edit, if not
-// nil, may change each plugin's entry (its config as a map) first.
+// writeChain writes the default chain file with modules built for the
+// test (plugintest.WriteChain).
 func writeChain(t testing.TB, edit func(p *wasmchain.Plugin, config map[string]any)) string {
 	t.Helper()
-	raw, err := os.ReadFile(defaultChain(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var f wasmchain.File
-	if err := yaml.UnmarshalStrict(raw, &f); err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	for i := range f.Plugins {
-		p := &f.Plugins[i]
-		module := filepath.Join(dir, p.Name+".wasm")
-		if err := os.WriteFile(module, plugintest.Wasm(t, p.Name, false), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		p.Wasm = module
-		if edit != nil {
-			var cfg map[string]any
-			if err := json.Unmarshal(p.Config, &cfg); err != nil {
-				t.Fatal(err)
-			}
-			edit(p, cfg)
-			if p.Config, err = json.Marshal(cfg); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	out, err := yaml.Marshal(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, "chain.yaml")
-	if err := os.WriteFile(path, out, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return plugintest.WriteChain(t, defaultChain(t), edit)
 }
 
 // wasmArgs are the flags of an app whose edge runs the default plugin

@@ -2,16 +2,11 @@ package edge
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"sigs.k8s.io/yaml"
 
 	"github.com/tremolo-dev/tremolo/platform/token"
 	"github.com/tremolo-dev/tremolo/platform/wasmchain"
@@ -86,36 +81,10 @@ func BenchmarkMiddleware(b *testing.B) {
 // benchmark and rate limits above any load (the buckets are still taken),
 // as tools/bench/edge does for the edge's figure.
 func benchChainFile(b *testing.B) string {
-	raw, err := os.ReadFile("../../wasm-plugins/chain.yaml")
-	if err != nil {
-		b.Fatal(err)
-	}
-	var f wasmchain.File
-	if err := yaml.UnmarshalStrict(raw, &f); err != nil {
-		b.Fatal(err)
-	}
-	dir := b.TempDir()
-	for i := range f.Plugins {
-		pl := &f.Plugins[i]
-		pl.Wasm = filepath.Join(dir, pl.Name+".wasm")
-		if err := os.WriteFile(pl.Wasm, plugintest.Wasm(b, pl.Name, false), 0o644); err != nil {
-			b.Fatal(err)
-		}
-		if pl.Name == "ratelimit" {
+	return plugintest.WriteChain(b, "../../wasm-plugins/chain.yaml", func(p *wasmchain.Plugin, cfg map[string]any) {
+		if p.Name == "ratelimit" {
 			unlimited := map[string]any{"rate": 1e9, "burst": 1e9}
-			pl.Config, err = json.Marshal(map[string]any{"tiers": map[string]any{"normal": map[string]any{"user": unlimited, "ip": unlimited}}})
-			if err != nil {
-				b.Fatal(err)
-			}
+			cfg["tiers"].(map[string]any)["normal"] = map[string]any{"user": unlimited, "ip": unlimited}
 		}
-	}
-	out, err := yaml.Marshal(f)
-	if err != nil {
-		b.Fatal(err)
-	}
-	path := filepath.Join(dir, "chain.yaml")
-	if err := os.WriteFile(path, out, 0o644); err != nil {
-		b.Fatal(err)
-	}
-	return path
+	})
 }

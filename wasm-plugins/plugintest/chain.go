@@ -1,0 +1,56 @@
+package plugintest
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/tremolo-dev/tremolo/platform/wasmchain"
+)
+
+// WriteChain writes, in a new directory, a copy of the chain file src with
+// each plugin's module built for the test (Wasm) beside it, and returns
+// the copy's path. edit, if not nil, may change each plugin's entry (its
+// config as a map) first: tests raise rate limits with it, say.
+func WriteChain(tb testing.TB, src string, edit func(p *wasmchain.Plugin, config map[string]any)) string {
+	tb.Helper()
+	raw, err := os.ReadFile(src)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var f wasmchain.File
+	if err := yaml.UnmarshalStrict(raw, &f); err != nil {
+		tb.Fatalf("%s: %v", src, err)
+	}
+	dir := tb.TempDir()
+	for i := range f.Plugins {
+		p := &f.Plugins[i]
+		module := filepath.Join(dir, p.Name+".wasm")
+		if err := os.WriteFile(module, Wasm(tb, p.Name, false), 0o644); err != nil {
+			tb.Fatal(err)
+		}
+		p.Wasm = module
+		if edit != nil {
+			var cfg map[string]any
+			if err := json.Unmarshal(p.Config, &cfg); err != nil {
+				tb.Fatal(err)
+			}
+			edit(p, cfg)
+			if p.Config, err = json.Marshal(cfg); err != nil {
+				tb.Fatal(err)
+			}
+		}
+	}
+	out, err := yaml.Marshal(f)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	path := filepath.Join(dir, "chain.yaml")
+	if err := os.WriteFile(path, out, 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	return path
+}

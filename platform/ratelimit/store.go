@@ -22,6 +22,14 @@ type Store interface {
 	Take(ctx context.Context, key string, rate float64, burst int, cost int) (Result, error)
 }
 
+// InProcess reports whether s keeps its buckets in this process (a
+// *Memory), so that Take answers at once: a caller need not bound it with
+// a deadline of its own, which costs a timer per call.
+func InProcess(s Store) bool {
+	_, ok := s.(*Memory)
+	return ok
+}
+
 // Result is the outcome of a Take.
 type Result struct {
 	// Allowed reports whether the tokens were taken.

@@ -61,11 +61,14 @@ const (
 )
 
 // exchange is the state of one request as the guest sees it, reachable
-// from the context of every host call the guest makes. Changes are staged
-// here and reach the request and the response writer only when the guest
-// call succeeds, so a plugin that fails leaves nothing behind: a fail-open
-// plugin is skipped cleanly, and a fail-closed one denies with the
-// response untouched.
+// from the context of every host call the guest makes. A plugin that fails
+// leaves nothing behind: a fail-open plugin is skipped cleanly, and a
+// fail-closed one denies with the response untouched. Response changes are
+// staged here and reach the writer only when the guest call succeeds.
+// Request headers are changed in place, the values they had first kept in
+// a journal that undo replays (see requestHeader): copying every header of
+// every request for each plugin that sets one was most of what a plugin
+// chain cost the host.
 //
 // During _initialize, orig is nil: only log, log_enabled, get_config and
 // enable_features may be called then.
@@ -100,6 +103,23 @@ type exchange struct {
 	logs, logsDropped int
 	headerBytes       int // set or added by the guest, bounded by maxHeaderBytes
 	abiErr            *abiError
+
+	// The journal of request header changes: what each header changed in
+	// place held before (undoBuf spares an allocation for the few headers
+	// a plugin sets). ownHeader means r.Header is this exchange's own map,
+	// not orig's, and needs no journal; ownTrailer the same for trailers.
+	undo       []headerUndo
+	undoBuf    [4]headerUndo
+	ownHeader  bool
+	ownTrailer bool
+}
+
+// headerUndo is what one request header held before the guest first
+// changed it.
+type headerUndo struct {
+	key    string // canonical
+	values []string
+	had    bool
 }
 
 // exchangeKey is the context key of the *exchange of a guest call.
@@ -132,23 +152,74 @@ func (ex *exchange) request(fn string) *http.Request {
 	return ex.r
 }
 
-// mutable returns the request for changing, copying it on the first change.
+// mutable returns the request for changing its method, URI or host,
+// copying it on the first change. The copy shares orig's header map, which
+// requestHeader changes in place.
 func (ex *exchange) mutable(fn string) *http.Request {
 	if ex.request(fn); ex.afterNext {
 		ex.abort(KindABI, "%s: the request cannot change after next", fn)
 	}
 	if ex.r == ex.orig {
-		// A copy of what the ABI can change (method, URI, host, headers),
-		// sharing the rest: http.Request.Clone would copy it all.
+		// A copy of what the ABI can change (method, URI, host), sharing
+		// the rest: http.Request.Clone would copy it all.
 		r := new(http.Request)
 		*r = *ex.orig
 		u := *ex.orig.URL
 		r.URL = &u
-		r.Header = ex.orig.Header.Clone()
-		r.Trailer = ex.orig.Trailer.Clone()
 		ex.r = r
 	}
 	return ex.r
+}
+
+// requestHeader returns the request's header map for changing key
+// (canonical), after recording in the journal what key held, so that undo
+// can put it back. Changing orig's map in place rather than a copy is what
+// makes a header change cheap; the price is that every way out of the
+// plugin's handler must call undo.
+func (ex *exchange) requestHeader(fn, key string) http.Header {
+	r := ex.mutableHeaders(fn)
+	if ex.ownHeader {
+		return r.Header
+	}
+	for _, u := range ex.undo {
+		if u.key == key {
+			return r.Header
+		}
+	}
+	if ex.undo == nil {
+		ex.undo = ex.undoBuf[:0]
+	}
+	vs, had := r.Header[key]
+	ex.undo = append(ex.undo, headerUndo{key: key, values: vs, had: had})
+	return r.Header
+}
+
+// mutableHeaders checks that the request can still change and gives a
+// request without headers a map of its own.
+func (ex *exchange) mutableHeaders(fn string) *http.Request {
+	if ex.request(fn); ex.afterNext {
+		ex.abort(KindABI, "%s: the request cannot change after next", fn)
+	}
+	if ex.r.Header == nil {
+		ex.mutable(fn).Header = http.Header{}
+		ex.ownHeader = true
+	}
+	return ex.r
+}
+
+// undoHeaders puts back the request headers the guest changed, newest
+// change last undone first, and empties the journal.
+func (ex *exchange) undoHeaders() {
+	h := ex.orig.Header
+	for i := len(ex.undo) - 1; i >= 0; i-- {
+		u := ex.undo[i]
+		if u.had {
+			h[u.key] = u.values
+		} else {
+			delete(h, u.key)
+		}
+	}
+	ex.undo = ex.undo[:0]
 }
 
 // read copies [ptr, ptr+n) out of guest memory, at most limit bytes.
@@ -549,18 +620,11 @@ func (ex *exchange) changeHeader(mem api.Memory, fn string, stack []uint64, add 
 	if ex.headerBytes += len(name) + len(value); ex.headerBytes > maxHeaderBytes {
 		ex.abort(KindABI, "%s: the guest set more than %d bytes of headers in one request", fn, maxHeaderBytes)
 	}
-	if kind == kindRequest && !add && ex.orig != nil && !ex.afterNext {
-		// Setting what is already there changes nothing: no copy of the
-		// request for it (a colouring plugin re-sets the request id).
-		if vs := ex.r.Header[textproto.CanonicalMIMEHeaderKey(name)]; len(vs) == 1 && vs[0] == value {
-			return
-		}
-	}
-	h := ex.headerFor(fn, kind, &name)
-	if kind == kindRequest && textproto.CanonicalMIMEHeaderKey(name) == "Host" {
-		ex.r.Host = value
+	if kind == kindRequest {
+		ex.changeRequestHeader(fn, name, value, add)
 		return
 	}
+	h := ex.headerFor(fn, kind, &name)
 	if add {
 		h.Add(name, value)
 	} else {
@@ -568,14 +632,41 @@ func (ex *exchange) changeHeader(mem api.Memory, fn string, stack []uint64, add 
 	}
 }
 
-// headerFor returns the header map a change of kind goes to, making the
-// name a trailer key for response trailers.
+// changeRequestHeader sets or adds a request header in place (see
+// requestHeader).
+func (ex *exchange) changeRequestHeader(fn, name, value string, add bool) {
+	key := textproto.CanonicalMIMEHeaderKey(name)
+	if key == "Host" {
+		ex.mutable(fn).Host = value
+		return
+	}
+	if !add && ex.orig != nil && !ex.afterNext {
+		// Setting what is already there changes nothing (a colouring
+		// plugin re-sets the request id).
+		if vs := ex.r.Header[key]; len(vs) == 1 && vs[0] == value {
+			return
+		}
+	}
+	h := ex.requestHeader(fn, key)
+	if add {
+		// A copy, never an append into the array the journal holds.
+		old := h[key]
+		h[key] = append(old[:len(old):len(old)], value)
+	} else {
+		h[key] = []string{value}
+	}
+}
+
+// headerFor returns the header map a change of kind other than the
+// request's headers goes to, making the name a trailer key for response
+// trailers.
 func (ex *exchange) headerFor(fn string, kind int, name *string) http.Header {
-	switch kind {
-	case kindRequest:
-		return ex.mutable(fn).Header
-	case kindRequestTrailers:
+	if kind == kindRequestTrailers {
 		r := ex.mutable(fn)
+		if !ex.ownTrailer {
+			r.Trailer = r.Trailer.Clone()
+			ex.ownTrailer = true
+		}
 		if r.Trailer == nil {
 			r.Trailer = http.Header{}
 		}
@@ -593,20 +684,23 @@ func (ex *exchange) headerFor(fn string, kind int, name *string) http.Header {
 func (ex *exchange) removeHeader(mem api.Memory, stack []uint64) {
 	kind := ex.headerKind("remove_header", stack[0])
 	name := ex.headerName(mem, "remove_header", stack[1], stack[2])
-	if kind == kindRequest && ex.orig != nil && !ex.afterNext {
-		// Removing what is not there changes nothing: no copy of the
-		// request for it (plugins drop the headers they set, which a
-		// client rarely sends).
-		if _, ok := ex.r.Header[textproto.CanonicalMIMEHeaderKey(name)]; !ok && textproto.CanonicalMIMEHeaderKey(name) != "Host" {
+	if kind != kindRequest {
+		ex.headerFor("remove_header", kind, &name).Del(name)
+		return
+	}
+	key := textproto.CanonicalMIMEHeaderKey(name)
+	if key == "Host" {
+		ex.mutable("remove_header").Host = ""
+		return
+	}
+	if ex.orig != nil && !ex.afterNext {
+		// Removing what is not there changes nothing (plugins drop the
+		// headers they set, which a client rarely sends).
+		if _, ok := ex.r.Header[key]; !ok {
 			return
 		}
 	}
-	h := ex.headerFor("remove_header", kind, &name)
-	if kind == kindRequest && textproto.CanonicalMIMEHeaderKey(name) == "Host" {
-		ex.r.Host = ""
-		return
-	}
-	h.Del(name)
+	delete(ex.requestHeader("remove_header", key), key)
 }
 
 // read_body: (kind, buf, limit) -> eof<<32 | len.

@@ -175,12 +175,18 @@ func (ex *exchange) bucketTake(mem api.Memory, stack []uint64) {
 	if err := ratelimit.Validate(full, rate, burst, cost); err != nil {
 		ex.abort(KindABI, "bucket_take: %v", err)
 	}
-	// The store gets half of what is left of the call's budget, so that a
-	// store that hangs (Redis behind a dead network) costs a failed take
-	// (let through) rather than the whole call (its failure policy).
-	ctx, cancel := context.WithTimeout(ex.context(), bucketWait(ex.deadline))
-	res, err := p.rt.buckets.Take(ctx, full, rate, burst, cost)
-	cancel()
+	// A remote store gets half of what is left of the call's budget, so
+	// that a store that hangs (Redis behind a dead network) costs a failed
+	// take (let through) rather than the whole call (its failure policy).
+	var res ratelimit.Result
+	var err error
+	if p.rt.bucketsInProcess {
+		res, err = p.rt.buckets.Take(ex.context(), full, rate, burst, cost)
+	} else {
+		ctx, cancel := context.WithTimeout(ex.context(), bucketWait(ex.deadline))
+		res, err = p.rt.buckets.Take(ctx, full, rate, burst, cost)
+		cancel()
+	}
 	if err != nil {
 		p.metrics.bucketErrors.Inc()
 		p.logBucketError(err)

@@ -5,35 +5,52 @@ import (
 	"testing"
 )
 
-// Setting a request header to the value it has, or removing one that is
-// not there, changes nothing and so copies nothing; a real change goes to a
-// copy, leaving the request the plugin was given as it was (a fail-open
-// plugin that then fails passes that one on).
-func TestRequestHeaderChangesCopyOnlyWhenNeeded(t *testing.T) {
+// Request headers change in place, and undoHeaders puts back what they
+// held, whatever the order of changes: a fail-open plugin that fails passes
+// on the request it was given, and handlers around a plugin never see its
+// changes. Setting a header to the value it has, or removing one that is
+// not there, records nothing.
+func TestRequestHeaderChangesAreUndone(t *testing.T) {
 	mem := &fakeMemory{b: make([]byte, 64)}
 	put := func(off int, s string) (uint64, uint64) { copy(mem.b[off:], s); return uint64(off), uint64(len(s)) }
 	aName, aLen := put(0, "X-A")
-	absName, absLen := put(8, "X-Absent")
+	absName, absLen := put(8, "x-absent")
 	one, oneLen := put(24, "1")
 	two, twoLen := put(32, "2")
 
 	orig := httptest.NewRequest("GET", "/", nil)
-	orig.Header.Set("X-A", "1")
+	orig.Header["X-A"] = []string{"1"}
+	orig.Header["X-Multi"] = []string{"m1", "m2"}
 	orig.Trailer = map[string][]string{"X-T": {"t"}}
 	ex := &exchange{orig: orig, r: orig}
 
 	ex.removeHeader(mem, []uint64{kindRequest, absName, absLen})
 	ex.setHeaderValue(mem, []uint64{kindRequest, aName, aLen, one, oneLen})
-	if ex.r != orig {
-		t.Fatal("a change that changes nothing copied the request")
+	if len(ex.undo) != 0 || ex.r != orig {
+		t.Fatalf("changes that change nothing were recorded (%v) or copied the request", ex.undo)
 	}
 	ex.setHeaderValue(mem, []uint64{kindRequest, aName, aLen, two, twoLen})
-	if ex.r == orig || ex.r.Header.Get("X-A") != "2" || orig.Header.Get("X-A") != "1" {
-		t.Fatalf("set: copy %q, original %q; want 2 in a copy, 1 kept", ex.r.Header.Get("X-A"), orig.Header.Get("X-A"))
+	ex.addHeaderValue(mem, []uint64{kindRequest, aName, aLen, one, oneLen})
+	ex.addHeaderValue(mem, []uint64{kindRequest, absName, absLen, one, oneLen})
+	multi, multiLen := put(40, "X-Multi")
+	ex.addHeaderValue(mem, []uint64{kindRequest, multi, multiLen, two, twoLen})
+	if got := ex.r.Header["X-A"]; len(got) != 2 || got[0] != "2" || got[1] != "1" {
+		t.Fatalf("X-A is %q after set 2, add 1", got)
 	}
-	ex.r.Trailer.Set("X-T", "changed")
+	if got := ex.r.Header.Get("X-Absent"); got != "1" {
+		t.Fatalf("X-Absent is %q after add 1", got)
+	}
+	ex.removeHeader(mem, []uint64{kindRequest, aName, aLen})
+	ex.undoHeaders()
+	if got := orig.Header; len(got) != 2 || got.Get("X-A") != "1" || len(got["X-Multi"]) != 2 || got["X-Multi"][1] != "m2" {
+		t.Fatalf("after undo the headers are %v; want X-A: 1 and X-Multi: m1, m2 only", got)
+	}
+
+	// Trailers are copied before they change.
+	ex = &exchange{orig: orig, r: orig, features: featureTrailers}
+	ex.headerFor("set_header_value", kindRequestTrailers, new(string)).Set("X-T", "changed")
 	if orig.Trailer.Get("X-T") != "t" {
-		t.Fatal("the copy shares the original's trailers")
+		t.Fatal("a trailer change reached the original's trailers")
 	}
 
 	// Outside a request (_initialize) both are refused as ABI errors, not

@@ -58,17 +58,27 @@ func TestAnswer(t *testing.T) {
 func TestRewriteRequest(t *testing.T) {
 	h := newHost(t, RuntimeOptions{})
 	p := h.load(t, "answer", PluginOptions{})
-	var got *http.Request
+	var (
+		got    http.Header
+		length int64
+	)
 	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got = r
+		got, length = r.Header.Clone(), r.ContentLength
 		upstream().ServeHTTP(w, r)
 	})
-	w := do(p.Wrap(next, denied), "POST", "/orig", "body!", "X-Rewrite", "1")
+	r := httptest.NewRequest("POST", "/orig", strings.NewReader("body!"))
+	r.Header.Set("X-Rewrite", "1")
+	w := httptest.NewRecorder()
+	p.Wrap(next, denied).ServeHTTP(w, r)
 	if w.Code != 200 || w.Body.String() != "upstream PUT /rewritten?q=1 plugin= body=rewritten:body!" {
 		t.Fatalf("got %d %q", w.Code, w.Body)
 	}
-	if got.Header.Get("X-Rewritten") != "yes" || got.ContentLength != int64(len("rewritten:body!")) {
-		t.Fatalf("next got headers %v, length %d", got.Header, got.ContentLength)
+	if got.Get("X-Rewritten") != "yes" || length != int64(len("rewritten:body!")) {
+		t.Fatalf("next got headers %v, length %d", got, length)
+	}
+	// Handlers around the plugin see the request as it came.
+	if r.Method != "POST" || r.URL.Path != "/orig" || r.Header.Get("X-Rewritten") != "" || r.Header.Get("X-Rewrite") != "1" {
+		t.Fatalf("after the plugin the request is %s %s %v; want it unchanged", r.Method, r.URL, r.Header)
 	}
 }
 
@@ -134,9 +144,16 @@ func TestTrapIsDiscarded(t *testing.T) {
 func TestFailOpen(t *testing.T) {
 	h := newHost(t, RuntimeOptions{})
 	p := h.load(t, "panic", PluginOptions{Policy: FailOpen})
-	w := do(p.Wrap(upstream(), denied), "POST", "/x", "intact", "X-Panic", "1")
-	if w.Code != 200 || w.Body.String() != "upstream POST /x plugin= body=intact" {
-		t.Fatalf("got %d %q", w.Code, w.Body)
+	// The guest sets X-Plugin and removes X-Panic before it panics: next
+	// gets the request as it came.
+	var panicHeader string
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		panicHeader = r.Header.Get("X-Panic")
+		upstream().ServeHTTP(w, r)
+	})
+	w := do(p.Wrap(next, denied), "POST", "/x", "intact", "X-Panic", "1")
+	if w.Code != 200 || w.Body.String() != "upstream POST /x plugin= body=intact" || panicHeader != "1" {
+		t.Fatalf("got %d %q, X-Panic %q", w.Code, w.Body, panicHeader)
 	}
 }
 

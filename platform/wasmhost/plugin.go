@@ -481,9 +481,13 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ex := &exchange{p: p, inst: inst, orig: r, r: r, w: w, features: inst.features}
+	// The guest changes r's headers in place: whichever way this handler
+	// ends, the handlers around it see them as they came.
+	defer ex.undoHeaders()
 	stack := inst.stack[:]
 	if err := p.call(ex, inst.handleRequest, stack, "request"); err != nil {
 		p.pool.discard(inst, discardFailure)
+		ex.undoHeaders()
 		h.failed(w, r, ex, err.(*callError).kind)
 		return
 	}
@@ -498,6 +502,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.pool.discard(inst, discardFailure)
 		p.metrics.failures[KindABI].Inc()
 		p.logger.Warn("wasm plugin call failed", "phase", "request", "kind", string(KindABI), "error", fmt.Sprintf("handle_request returned next=%d (want 0 or 1)", uint32(ctxNext)))
+		ex.undoHeaders()
 		h.failed(w, r, ex, KindABI)
 		return
 	}

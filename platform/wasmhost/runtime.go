@@ -44,7 +44,9 @@ type Runtime struct {
 	cache   wazero.CompilationCache
 	metrics *metrics
 	buckets ratelimit.Store
-	keys    *keyCache
+	// bucketsInProcess: buckets answers at once (ratelimit.InProcess).
+	bucketsInProcess bool
+	keys             *keyCache
 
 	mu      sync.Mutex
 	plugins map[string][]*Plugin // by name: two while a reload swaps versions
@@ -76,12 +78,13 @@ func NewRuntime(ctx context.Context, opts RuntimeOptions) (*Runtime, error) {
 		cache = wazero.NewCompilationCache()
 	}
 	return &Runtime{
-		logger:  opts.Logger,
-		cache:   cache,
-		metrics: m,
-		buckets: opts.Buckets,
-		keys:    newKeyCache(maxCachedKeys),
-		plugins: make(map[string][]*Plugin),
+		logger:           opts.Logger,
+		cache:            cache,
+		metrics:          m,
+		buckets:          opts.Buckets,
+		bucketsInProcess: ratelimit.InProcess(opts.Buckets),
+		keys:             newKeyCache(maxCachedKeys),
+		plugins:          make(map[string][]*Plugin),
 	}, nil
 }
 

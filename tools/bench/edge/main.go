@@ -417,9 +417,15 @@ func printWarmUp(base string) error {
 	}
 	fmt.Printf("\nplugin warm-up (tremolo_wasm_warmup_seconds, all warm instances of a plugin):\n")
 	sums, counts := map[string]float64{}, map[string]float64{}
+	var instances []string
 	for _, line := range strings.Split(string(b), "\n") {
 		if strings.HasPrefix(line, "tremolo_wasm_warmup_seconds{") {
 			fmt.Println("  " + line)
+		}
+		for _, counter := range []string{"tremolo_wasm_instances_created_total{", "tremolo_wasm_instances_discarded_total{", "tremolo_wasm_pool_waits_total{"} {
+			if strings.HasPrefix(line, counter) {
+				instances = append(instances, line)
+			}
 		}
 		for suffix, into := range map[string]map[string]float64{"_sum{": sums, "_count{": counts} {
 			if rest, ok := strings.CutPrefix(line, "tremolo_wasm_call_duration_seconds"+suffix); ok {
@@ -427,6 +433,10 @@ func printWarmUp(base string) error {
 				into[labels], _ = strconv.ParseFloat(value, 64)
 			}
 		}
+	}
+	fmt.Printf("instances over the whole run:\n")
+	for _, line := range instances {
+		fmt.Println("  " + line)
 	}
 	fmt.Printf("mean time per plugin call in the edge, over the whole run (tremolo_wasm_call_duration_seconds):\n")
 	for _, labels := range slices.Sorted(maps.Keys(counts)) {

@@ -117,6 +117,13 @@ func SetHeader(kind uint32, name, value string) {
 	runtime.KeepAlive(v)
 }
 
+// DelHeader removes a header.
+func DelHeader(kind uint32, name string) {
+	n := []byte(name)
+	RemoveHeader(kind, Ptr(n), uint32(len(n)))
+	runtime.KeepAlive(n)
+}
+
 func Logf(level int32, msg string) {
 	b := []byte(msg)
 	LogMessage(level, Ptr(b), uint32(len(b)))

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -269,25 +270,25 @@ func (ex *exchange) writeString(mem api.Memory, what string, ptr, limit uint32, 
 	return uint32(len(v))
 }
 
-// encodeList encodes strings the ABI's way: each NUL-terminated, and the
-// result count<<32 | length.
-func encodeList(vs []string) ([]byte, uint64) {
+// writeList writes strings the ABI's way, each NUL-terminated, straight
+// into guest memory if they fit, and returns count<<32|len either way.
+func (ex *exchange) writeList(mem api.Memory, what string, ptr, limit uint32, vs []string) uint64 {
 	n := 0
 	for _, v := range vs {
 		n += len(v) + 1
 	}
-	b := make([]byte, 0, n)
-	for _, v := range vs {
-		b = append(b, v...)
-		b = append(b, 0)
+	countLen := uint64(len(vs))<<32 | uint64(uint32(n))
+	if uint64(n) > uint64(limit) || n == 0 {
+		return countLen
 	}
-	return b, uint64(len(vs))<<32 | uint64(len(b))
-}
-
-// writeList writes an encoded list if it fits and returns count<<32|len.
-func (ex *exchange) writeList(mem api.Memory, what string, ptr, limit uint32, vs []string) uint64 {
-	b, countLen := encodeList(vs)
-	ex.write(mem, what, ptr, limit, b)
+	b, ok := mem.Read(ptr, uint32(n))
+	if !ok {
+		ex.abort(KindABI, "%s buffer at [%d, %d) is outside the guest's memory of %d bytes", what, ptr, uint64(ptr)+uint64(n), mem.Size())
+	}
+	for _, v := range vs {
+		b[copy(b, v)] = 0
+		b = b[len(v)+1:]
+	}
 	return countLen
 }
 
@@ -558,23 +559,23 @@ func (ex *exchange) headerNames(kind int) []string {
 	return slices.Compact(names)
 }
 
-// headerValues returns the values of a name of a kind.
-func (ex *exchange) headerValues(kind int, name string) []string {
+// headerValues returns the values of header key (canonical) of a kind.
+func (ex *exchange) headerValues(kind int, key string) []string {
 	switch kind {
 	case kindRequest:
-		if textproto.CanonicalMIMEHeaderKey(name) == "Host" {
+		if key == "Host" {
 			if ex.r.Host == "" {
 				return nil
 			}
 			return []string{ex.r.Host}
 		}
-		return ex.r.Header.Values(name)
+		return ex.r.Header[key]
 	case kindRequestTrailers:
-		return ex.r.Trailer.Values(name)
+		return ex.r.Trailer[key]
 	case kindResponse:
-		return ex.responseHeader().Values(name)
+		return ex.responseHeader()[key]
 	default:
-		return ex.responseHeader().Values(http.TrailerPrefix + name)
+		return ex.responseHeader()[http.TrailerPrefix+key]
 	}
 }
 
@@ -584,20 +585,64 @@ func (ex *exchange) getHeaderNames(mem api.Memory, stack []uint64) {
 	stack[0] = ex.writeList(mem, "header names", uint32(stack[1]), uint32(stack[2]), ex.headerNames(kind))
 }
 
-// headerName reads and checks a header name argument.
+// headerName reads and checks a header name argument and returns its
+// canonical form.
 func (ex *exchange) headerName(mem api.Memory, fn string, ptr, n uint64) string {
-	name := ex.readString(mem, "header name", uint32(ptr), uint32(n), maxHeaderNameLen)
-	if !validToken(name) {
-		ex.abort(KindABI, "%s: %q is not a header name", fn, name)
+	return ex.canonicalKey(ex.view(mem, fn, "header name", ptr, n, maxHeaderNameLen, true))
+}
+
+// view returns [ptr, ptr+n) of guest memory as a string that aliases it,
+// aborting when it is out of bounds, longer than limit, or (token) not an
+// HTTP token. The guest cannot run, and so cannot change or grow its
+// memory, until the host function returns: a view is valid until then and
+// must not be kept past it. Views spare the host a copy of every name it
+// only looks up.
+func (ex *exchange) view(mem api.Memory, fn, what string, ptr, n uint64, limit int, token bool) string {
+	if uint32(n) > uint32(limit) {
+		ex.abort(KindABI, "%s: %s of %d bytes, more than the %d allowed", fn, what, uint32(n), limit)
 	}
-	return name
+	b, ok := mem.Read(uint32(ptr), uint32(n))
+	if !ok {
+		ex.abort(KindABI, "%s: %s at [%d, %d) is outside the guest's memory of %d bytes", fn, what, uint32(ptr), uint64(uint32(ptr))+uint64(uint32(n)), mem.Size())
+	}
+	s := unsafe.String(unsafe.SliceData(b), len(b))
+	if token && !validToken(s) {
+		ex.abort(KindABI, "%s: %q is not a header name", fn, s)
+	}
+	return s
+}
+
+// maxInstanceKeys bounds an instance's cache of header names, against a
+// guest that makes up a new name on every call.
+const maxInstanceKeys = 256
+
+// canonicalKey returns the canonical form (textproto's) of a header name
+// viewed in guest memory, as a string of the host's own. A plugin uses the
+// same few names on every request: the instance remembers them, so that
+// neither the copy nor the canonicalisation is paid again.
+func (ex *exchange) canonicalKey(view string) string {
+	inst := ex.inst
+	if k, ok := inst.keys[view]; ok {
+		return k
+	}
+	k := textproto.CanonicalMIMEHeaderKey(view)
+	if unsafe.StringData(k) == unsafe.StringData(view) {
+		k = strings.Clone(k) // unchanged: still guest memory
+	}
+	if inst.keys == nil {
+		inst.keys = make(map[string]string)
+	}
+	if len(inst.keys) < maxInstanceKeys {
+		inst.keys[strings.Clone(view)] = k
+	}
+	return k
 }
 
 // get_header_values: (kind, name, name_len, buf, limit) -> count<<32 | len.
 func (ex *exchange) getHeaderValues(mem api.Memory, stack []uint64) {
 	kind := ex.headerKind("get_header_values", stack[0])
-	name := ex.headerName(mem, "get_header_values", stack[1], stack[2])
-	stack[0] = ex.writeList(mem, "header values", uint32(stack[3]), uint32(stack[4]), ex.headerValues(kind, name))
+	key := ex.headerName(mem, "get_header_values", stack[1], stack[2])
+	stack[0] = ex.writeList(mem, "header values", uint32(stack[3]), uint32(stack[4]), ex.headerValues(kind, key))
 }
 
 // set_header_value: (kind, name, name_len, value, value_len).
@@ -612,55 +657,49 @@ func (ex *exchange) addHeaderValue(mem api.Memory, stack []uint64) {
 
 func (ex *exchange) changeHeader(mem api.Memory, fn string, stack []uint64, add bool) {
 	kind := ex.headerKind(fn, stack[0])
-	name := ex.headerName(mem, fn, stack[1], stack[2])
-	value := ex.readString(mem, "header value", uint32(stack[3]), uint32(stack[4]), maxHeaderValueLen)
+	key := ex.headerName(mem, fn, stack[1], stack[2])
+	value := ex.view(mem, fn, "header value", stack[3], stack[4], maxHeaderValueLen, false)
 	if !validHeaderValue(value) {
-		ex.abort(KindABI, "%s: the value of %s holds a control character", fn, name)
+		ex.abort(KindABI, "%s: the value of %s holds a control character", fn, key)
 	}
-	if ex.headerBytes += len(name) + len(value); ex.headerBytes > maxHeaderBytes {
+	if ex.headerBytes += len(key) + len(value); ex.headerBytes > maxHeaderBytes {
 		ex.abort(KindABI, "%s: the guest set more than %d bytes of headers in one request", fn, maxHeaderBytes)
 	}
-	if kind == kindRequest {
-		ex.changeRequestHeader(fn, name, value, add)
-		return
-	}
-	h := ex.headerFor(fn, kind, &name)
-	if add {
-		h.Add(name, value)
-	} else {
-		h.Set(name, value)
-	}
-}
-
-// changeRequestHeader sets or adds a request header in place (see
-// requestHeader).
-func (ex *exchange) changeRequestHeader(fn, name, value string, add bool) {
-	key := textproto.CanonicalMIMEHeaderKey(name)
-	if key == "Host" {
-		ex.mutable(fn).Host = value
-		return
-	}
-	if !add && ex.orig != nil && !ex.afterNext {
+	if kind == kindRequest && !add && ex.orig != nil && !ex.afterNext {
 		// Setting what is already there changes nothing (a colouring
-		// plugin re-sets the request id).
+		// plugin re-sets the request id): no copy of the value for it.
 		if vs := ex.r.Header[key]; len(vs) == 1 && vs[0] == value {
 			return
 		}
 	}
-	h := ex.requestHeader(fn, key)
+	value = strings.Clone(value) // kept: no longer a view
+	if kind == kindRequest && key == "Host" {
+		ex.mutable(fn).Host = value
+		return
+	}
+	if kind == kindRequest {
+		h := ex.requestHeader(fn, key)
+		if add {
+			// A copy, never an append into the array the journal holds.
+			old := h[key]
+			h[key] = append(old[:len(old):len(old)], value)
+		} else {
+			h[key] = []string{value}
+		}
+		return
+	}
+	h := ex.headerFor(fn, kind, &key)
 	if add {
-		// A copy, never an append into the array the journal holds.
-		old := h[key]
-		h[key] = append(old[:len(old):len(old)], value)
+		h[key] = append(h[key], value)
 	} else {
 		h[key] = []string{value}
 	}
 }
 
-// headerFor returns the header map a change of kind other than the
-// request's headers goes to, making the name a trailer key for response
-// trailers.
-func (ex *exchange) headerFor(fn string, kind int, name *string) http.Header {
+// headerFor returns the header map a change of kind goes to, other than
+// the request's headers (see requestHeader), making the key a trailer key
+// for response trailers.
+func (ex *exchange) headerFor(fn string, kind int, key *string) http.Header {
 	if kind == kindRequestTrailers {
 		r := ex.mutable(fn)
 		if !ex.ownTrailer {
@@ -674,7 +713,7 @@ func (ex *exchange) headerFor(fn string, kind int, name *string) http.Header {
 	}
 	ex.responseWritable(fn, kind == kindResponseTrailers)
 	if kind == kindResponseTrailers {
-		*name = http.TrailerPrefix + *name
+		*key = http.TrailerPrefix + *key
 	}
 	ex.headerSet = true
 	return ex.responseHeader()
@@ -683,12 +722,11 @@ func (ex *exchange) headerFor(fn string, kind int, name *string) http.Header {
 // remove_header: (kind, name, name_len).
 func (ex *exchange) removeHeader(mem api.Memory, stack []uint64) {
 	kind := ex.headerKind("remove_header", stack[0])
-	name := ex.headerName(mem, "remove_header", stack[1], stack[2])
+	key := ex.headerName(mem, "remove_header", stack[1], stack[2])
 	if kind != kindRequest {
-		ex.headerFor("remove_header", kind, &name).Del(name)
+		delete(ex.headerFor("remove_header", kind, &key), key)
 		return
 	}
-	key := textproto.CanonicalMIMEHeaderKey(name)
 	if key == "Host" {
 		ex.mutable("remove_header").Host = ""
 		return

@@ -94,24 +94,39 @@ func FuzzHostFuncs(f *testing.F) {
 	})
 }
 
-// FuzzEncodeList checks the NUL-terminated list encoding against a
-// decoder written from ABI.md.
-func FuzzEncodeList(f *testing.F) {
-	f.Add("a\x00bb\x00")
-	f.Fuzz(func(t *testing.T, s string) {
+// FuzzWriteList checks the NUL-terminated list encoding writeList puts in
+// guest memory against a decoder written from ABI.md, and that a list that
+// does not fit leaves memory untouched.
+func FuzzWriteList(f *testing.F) {
+	f.Add("a\x00bb\x00", uint8(16))
+	f.Add("a\x00bb\x00", uint8(2))
+	f.Fuzz(func(t *testing.T, s string, limit uint8) {
 		var vs []string
 		for v := range strings.SplitSeq(s, "\x00") {
 			if v != "" {
 				vs = append(vs, v)
 			}
 		}
-		b, countLen := encodeList(vs)
-		if int(countLen>>32) != len(vs) || int(uint32(countLen)) != len(b) {
-			t.Fatalf("count/len %x for %q (%d bytes)", countLen, vs, len(b))
+		mem := &fakeMemory{b: make([]byte, 8+int(limit))}
+		ex := &exchange{inst: &instance{}}
+		countLen := ex.writeList(mem, "list", 8, uint32(limit), vs)
+		n := int(uint32(countLen))
+		want := 0
+		for _, v := range vs {
+			want += len(v) + 1
+		}
+		if int(countLen>>32) != len(vs) || n != want {
+			t.Fatalf("count/len %x for %q, want %d values in %d bytes", countLen, vs, len(vs), want)
+		}
+		if n > int(limit) {
+			if strings.Trim(string(mem.b), "\x00") != "" {
+				t.Fatalf("a list of %d bytes that does not fit %d was written: %q", n, limit, mem.b)
+			}
+			return
 		}
 		var got []string
-		if len(b) > 0 {
-			got = strings.Split(strings.TrimSuffix(string(b), "\x00"), "\x00")
+		if n > 0 {
+			got = strings.Split(strings.TrimSuffix(string(mem.b[8:8+n]), "\x00"), "\x00")
 		}
 		if strings.Join(got, "|") != strings.Join(vs, "|") || len(got) != len(vs) {
 			t.Fatalf("decoded %q, want %q", got, vs)

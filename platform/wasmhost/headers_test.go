@@ -22,7 +22,7 @@ func TestRequestHeaderChangesAreUndone(t *testing.T) {
 	orig.Header["X-A"] = []string{"1"}
 	orig.Header["X-Multi"] = []string{"m1", "m2"}
 	orig.Trailer = map[string][]string{"X-T": {"t"}}
-	ex := &exchange{orig: orig, r: orig}
+	ex := &exchange{inst: &instance{}, orig: orig, r: orig}
 
 	ex.removeHeader(mem, []uint64{kindRequest, absName, absLen})
 	ex.setHeaderValue(mem, []uint64{kindRequest, aName, aLen, one, oneLen})
@@ -47,7 +47,7 @@ func TestRequestHeaderChangesAreUndone(t *testing.T) {
 	}
 
 	// Trailers are copied before they change.
-	ex = &exchange{orig: orig, r: orig, features: featureTrailers}
+	ex = &exchange{inst: &instance{}, orig: orig, r: orig, features: featureTrailers}
 	ex.headerFor("set_header_value", kindRequestTrailers, new(string)).Set("X-T", "changed")
 	if orig.Trailer.Get("X-T") != "t" {
 		t.Fatal("a trailer change reached the original's trailers")

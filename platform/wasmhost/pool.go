@@ -31,6 +31,9 @@ type instance struct {
 	// stdout and stderr capture the guest's output, bounded, until the
 	// host logs it after each call.
 	stdout, stderr boundedBuffer
+	// keys maps header names as the guest writes them to their canonical
+	// form, for the names it uses on every request (see canonicalKey).
+	keys map[string]string
 }
 
 // boundedBuffer keeps the first limit bytes written to it and counts the

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/tremolo-dev/tremolo/platform/breaker"
+	"github.com/tremolo-dev/tremolo/platform/client"
 	"github.com/tremolo-dev/tremolo/platform/faultinject"
 	"github.com/tremolo-dev/tremolo/platform/retry"
 	"github.com/tremolo-dev/tremolo/platform/rpc"
@@ -55,14 +56,20 @@ func NewCallees(tp trace.TracerProvider, reg prometheus.Registerer, logger *slog
 }
 
 // Interceptors returns the tracing, breaker and retry interceptors of calls
-// to service (client.Options.Middleware); for the gateway's calls into its
-// own process (self), tracing only. The client span covers the whole
-// call, retries included; the breaker sees a call's outcome after retries,
-// and a call it drops is not retried.
-func (c *Callees) Interceptors(service string, table rpc.Table, self bool) ([]grpc.UnaryClientInterceptor, []grpc.StreamClientInterceptor) {
-	if self {
-		return []grpc.UnaryClientInterceptor{tracing.UnaryClientInterceptor(c.tracer)},
-			[]grpc.StreamClientInterceptor{tracing.StreamClientInterceptor(c.tracer)}
+// to service over path (client.Options.Middleware); for the gateway's
+// calls into its own process (client.GatewayEntry), tracing only. Calls
+// that leave the process get a client span, which covers the whole call,
+// retries included; calls within it only pass the trace context on, so
+// the callee's server span is the caller's span's child (see
+// tracing.UnaryClientPropagator). The breaker sees a call's outcome after
+// retries, and a call it drops is not retried.
+func (c *Callees) Interceptors(service string, table rpc.Table, path client.Path) ([]grpc.UnaryClientInterceptor, []grpc.StreamClientInterceptor) {
+	traceUnary, traceStream := tracing.UnaryClientPropagator(), tracing.StreamClientPropagator()
+	if path == client.Network {
+		traceUnary, traceStream = tracing.UnaryClientInterceptor(c.tracer), tracing.StreamClientInterceptor(c.tracer)
+	}
+	if path == client.GatewayEntry {
+		return []grpc.UnaryClientInterceptor{traceUnary}, []grpc.StreamClientInterceptor{traceStream}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -82,11 +89,11 @@ func (c *Callees) Interceptors(service string, table rpc.Table, self bool) ([]gr
 		cl = &callee{breakers: b, retrier: r}
 		c.byName[service] = cl
 	}
-	unary := []grpc.UnaryClientInterceptor{tracing.UnaryClientInterceptor(c.tracer), cl.breakers.UnaryClientInterceptor()}
+	unary := []grpc.UnaryClientInterceptor{traceUnary, cl.breakers.UnaryClientInterceptor()}
 	if cl.retrier != nil {
 		unary = append(unary, cl.retrier.UnaryClientInterceptor())
 	}
-	return unary, []grpc.StreamClientInterceptor{tracing.StreamClientInterceptor(c.tracer), cl.breakers.StreamClientInterceptor()}
+	return unary, []grpc.StreamClientInterceptor{traceStream, cl.breakers.StreamClientInterceptor()}
 }
 
 // SetBreakerSettings changes the thresholds of every breaker, present and

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	"github.com/tremolo-dev/tremolo/platform/apierror"
+	"github.com/tremolo-dev/tremolo/platform/incoming"
 	"github.com/tremolo-dev/tremolo/platform/rpc"
 )
 
@@ -51,7 +52,7 @@ func Require(ctx context.Context) (int64, error) {
 // values (two hops that both set it) are one id; differing values are
 // refused, as nothing legitimate sends them.
 func fromIncoming(ctx context.Context) (int64, bool) {
-	v := metadata.ValueFromIncomingContext(ctx, MetadataKey)
+	v := incoming.MD(ctx)[MetadataKey]
 	if len(v) == 0 {
 		return 0, false
 	}
@@ -118,17 +119,30 @@ func StreamClientInterceptor() grpc.StreamClientInterceptor {
 	}
 }
 
-// outgoing adds the user to the outgoing metadata unless it is there
-// already (grpc-gateway's annotator sets it for REST calls).
-func outgoing(ctx context.Context) context.Context {
+// AppendOutgoing appends to kv the metadata pair a call made with ctx
+// sends: the verified user, unless the outgoing metadata has one already
+// (grpc-gateway's annotator sets it for REST calls). platform/client adds
+// it to the outgoing metadata together with the request id's and the
+// routing attributes' pairs, at once; the client interceptors above add it
+// on its own.
+func AppendOutgoing(ctx context.Context, kv []string) []string {
 	id, ok := UserID(ctx)
 	if !ok {
-		return ctx
+		return kv
 	}
 	// ValueFromOutgoingContext looks the key up where FromOutgoingContext
 	// would copy the whole metadata first, on every call.
 	if len(metadata.ValueFromOutgoingContext(ctx, MetadataKey)) > 0 {
-		return ctx
+		return kv
 	}
-	return metadata.AppendToOutgoingContext(ctx, MetadataKey, strconv.FormatInt(id, 10))
+	return append(kv, MetadataKey, strconv.FormatInt(id, 10))
+}
+
+// outgoing adds the user to the outgoing metadata (AppendOutgoing).
+func outgoing(ctx context.Context) context.Context {
+	var buf [2]string
+	if kv := AppendOutgoing(ctx, buf[:0]); len(kv) > 0 {
+		return metadata.AppendToOutgoingContext(ctx, kv...)
+	}
+	return ctx
 }

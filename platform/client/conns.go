@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/resolver"
 	"google.golang.org/grpc/status"
 
@@ -57,16 +58,47 @@ type Options struct {
 	// ServiceConfig is the default gRPC service config of connections made
 	// through Discovery: the load-balancing policy (platform/balancer).
 	ServiceConfig string
-	// Middleware returns the interceptors a service's callers run on every
-	// call to it (tracing, circuit breakers, retries), after the deadline is
-	// set and before errors are decoded. self is true for the gateway's
-	// calls to a service of this same process on behalf of a REST request
-	// (Gateway): those are the request's own entry, not a dependency, so
-	// they want tracing but neither a breaker nor retries, which would
-	// multiply the retries of the hops below. Nil adds none.
-	Middleware func(service string, table rpc.Table, self bool) ([]grpc.UnaryClientInterceptor, []grpc.StreamClientInterceptor)
+	// Middleware returns the interceptors a connection's callers run on
+	// every call to a service (tracing, circuit breakers, retries), after
+	// the deadline is set and before errors are decoded; path is the way
+	// the connection's calls take. It is called once per connection, when
+	// the path is known: for a service found through discovery, at the
+	// connection's first call. Nil adds none.
+	Middleware func(service string, table rpc.Table, path Path) ([]grpc.UnaryClientInterceptor, []grpc.StreamClientInterceptor)
 	// DialOptions are added to every network connection.
 	DialOptions []grpc.DialOption
+}
+
+// Path is the way a connection's calls take to their service, for the
+// Middleware: what a call is worth tracing and guarding with depends on it.
+type Path uint8
+
+const (
+	// Network calls go over gRPC: to another process, or to this process's
+	// own port (Config.Loopback).
+	Network Path = iota
+	// InProcess calls go over the in-process channel to a service of this
+	// same process (Local.Channel).
+	InProcess
+	// GatewayEntry calls are the gateway's, into a service of this same
+	// process over the in-process channel, on behalf of a REST request
+	// (Conns.Gateway): the request's own entry, not a dependency, so they
+	// want neither a breaker nor retries, which would multiply the retries
+	// of the hops below.
+	GatewayEntry
+)
+
+// String returns "network", "in-process" or "gateway-entry".
+func (p Path) String() string {
+	switch p {
+	case Network:
+		return "network"
+	case InProcess:
+		return "in-process"
+	case GatewayEntry:
+		return "gateway-entry"
+	}
+	return fmt.Sprintf("Path(%d)", uint8(p))
 }
 
 // Conns hands out one shared connection per service. It is safe for
@@ -110,12 +142,11 @@ func (c *Conns) Conn(service string, methods []rpc.Method) (grpc.ClientConnInter
 	if err != nil {
 		return nil, fmt.Errorf("client: %s: %w", service, err)
 	}
-	unary, stream := c.interceptors(service, table, false)
 	var cc grpc.ClientConnInterface
 	target, ok := c.cfg.Targets[service]
 	switch {
 	case ok:
-		cc, err = c.dial(service, target, unary, stream, nil)
+		cc, err = c.dial(service, target, table, nil)
 	case c.o.Discovery != nil && c.local.Serves != nil && len(methods) > 0:
 		// Whether this process serves the service is known once its server
 		// is built, after the callers' constructors ran: decide on the
@@ -127,18 +158,18 @@ func (c *Conns) Conn(service string, methods []rpc.Method) (grpc.ClientConnInter
 			case err != nil:
 				return nil, err
 			case serves && !c.cfg.Loopback:
-				return c.inProcess(unary, stream), nil
+				return c.inProcess(service, table), nil
 			case serves:
-				return c.track(c.loopback(service, unary, stream))
+				return c.track(c.loopback(service, table))
 			}
-			return c.track(c.discovered(service, unary, stream))
+			return c.track(c.discovered(service, table))
 		}}
 	case !c.local.usable(c.cfg.Loopback):
 		return nil, fmt.Errorf("client: no target for service %q: set -target %s=host:port, or find it through discovery (-registry)", service, service)
 	case !c.cfg.Loopback && c.local.Channel != nil:
-		cc = c.inProcess(unary, stream)
+		cc = c.inProcess(service, table)
 	default:
-		cc, err = c.loopback(service, unary, stream)
+		cc, err = c.loopback(service, table)
 	}
 	if err != nil {
 		return nil, err
@@ -151,15 +182,16 @@ func (c *Conns) Conn(service string, methods []rpc.Method) (grpc.ClientConnInter
 }
 
 // inProcess is the connection to a service of this process, in-process.
-func (c *Conns) inProcess(unary []grpc.UnaryClientInterceptor, stream []grpc.StreamClientInterceptor) grpc.ClientConnInterface {
+func (c *Conns) inProcess(service string, table rpc.Table) grpc.ClientConnInterface {
+	unary, stream := c.interceptors(service, table, InProcess)
 	return grpchan.InterceptClientConnStream(grpchan.InterceptClientConnUnary(c.local.Channel, unary...), stream...)
 }
 
 // loopback is the connection to a service of this process over its own
 // gRPC port.
-func (c *Conns) loopback(service string, unary []grpc.UnaryClientInterceptor, stream []grpc.StreamClientInterceptor) (*grpc.ClientConn, error) {
+func (c *Conns) loopback(service string, table rpc.Table) (*grpc.ClientConn, error) {
 	addr := c.local.Addr
-	return c.dial(service, "passthrough:///"+service, unary, stream, []grpc.DialOption{
+	return c.dial(service, "passthrough:///"+service, table, []grpc.DialOption{
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
 			addr, err := addr(ctx)
 			if err != nil {
@@ -172,16 +204,17 @@ func (c *Conns) loopback(service string, unary []grpc.UnaryClientInterceptor, st
 }
 
 // discovered is the connection to a service found through discovery.
-func (c *Conns) discovered(service string, unary []grpc.UnaryClientInterceptor, stream []grpc.StreamClientInterceptor) (*grpc.ClientConn, error) {
+func (c *Conns) discovered(service string, table rpc.Table) (*grpc.ClientConn, error) {
 	opts := []grpc.DialOption{grpc.WithResolvers(c.o.Discovery)}
 	if c.o.ServiceConfig != "" {
 		opts = append(opts, grpc.WithDefaultServiceConfig(c.o.ServiceConfig))
 	}
-	return c.dial(service, c.o.Discovery.Scheme()+":///"+service, unary, stream, opts)
+	return c.dial(service, c.o.Discovery.Scheme()+":///"+service, table, opts)
 }
 
 // dial makes a network connection (lazily: nothing is dialed before a call).
-func (c *Conns) dial(service, target string, unary []grpc.UnaryClientInterceptor, stream []grpc.StreamClientInterceptor, extra []grpc.DialOption) (*grpc.ClientConn, error) {
+func (c *Conns) dial(service, target string, table rpc.Table, extra []grpc.DialOption) (*grpc.ClientConn, error) {
+	unary, stream := c.interceptors(service, table, Network)
 	opts := append([]grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithChainUnaryInterceptor(unary...),
@@ -223,32 +256,48 @@ func (c *Conns) Gateway(service string, methods []rpc.Method) (grpc.ClientConnIn
 	if err != nil {
 		return nil, fmt.Errorf("client: %s: %w", service, err)
 	}
-	unary, stream := c.interceptors(service, table, true)
+	unary, stream := c.interceptors(service, table, GatewayEntry)
 	return grpchan.InterceptClientConnStream(grpchan.InterceptClientConnUnary(c.local.Shared, unary...), stream...), nil
 }
 
-// interceptors are the client interceptors of every call to service: the
-// request id, the user and the routing attributes travel; the declared
-// timeout applies when the caller set no deadline; then the Middleware's
-// (tracing, breakers, retries), all within that deadline; errors are decoded
-// last, so that every interceptor above sees platform errors.
-func (c *Conns) interceptors(service string, table rpc.Table, self bool) ([]grpc.UnaryClientInterceptor, []grpc.StreamClientInterceptor) {
-	unary := []grpc.UnaryClientInterceptor{
-		requestid.UnaryClientInterceptor(),
-		auth.UnaryClientInterceptor(),
-		routing.UnaryClientInterceptor(),
-		timeoutInterceptor(table),
-	}
-	stream := []grpc.StreamClientInterceptor{
-		requestid.StreamClientInterceptor(),
-		auth.StreamClientInterceptor(),
-		routing.StreamClientInterceptor(),
-	}
+// interceptors are the client interceptors of every call to service over
+// path: the request id, the user and the routing attributes travel; the
+// declared timeout applies when the caller set no deadline; then the
+// Middleware's (tracing, breakers, retries), all within that deadline;
+// errors are decoded last, so that every interceptor above sees platform
+// errors.
+func (c *Conns) interceptors(service string, table rpc.Table, path Path) ([]grpc.UnaryClientInterceptor, []grpc.StreamClientInterceptor) {
+	unary := []grpc.UnaryClientInterceptor{forwardUnary, timeoutInterceptor(table)}
+	stream := []grpc.StreamClientInterceptor{forwardStream}
 	if c.o.Middleware != nil {
-		u, s := c.o.Middleware(service, table, self)
+		u, s := c.o.Middleware(service, table, path)
 		unary, stream = append(unary, u...), append(stream, s...)
 	}
 	return append(unary, apierror.UnaryClientInterceptor()), append(stream, apierror.StreamClientInterceptor())
+}
+
+// forward adds what travels with every call to the outgoing metadata: the
+// request id, the user and the routing attributes, in one addition.
+// Their packages' own client interceptors would make one each, and each
+// addition costs a context, a slice of the pairs and a copy of the list of
+// earlier additions.
+func forward(ctx context.Context) context.Context {
+	var buf [2 + 2 + 2*len(routing.Keys)]string
+	kv := requestid.AppendOutgoing(ctx, buf[:0])
+	kv = auth.AppendOutgoing(ctx, kv)
+	kv = routing.AppendOutgoing(ctx, kv)
+	if len(kv) == 0 {
+		return ctx
+	}
+	return metadata.AppendToOutgoingContext(ctx, kv...)
+}
+
+func forwardUnary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	return invoker(forward(ctx), method, req, reply, cc, opts...)
+}
+
+func forwardStream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	return streamer(forward(ctx), desc, cc, method, opts...)
 }
 
 // Close closes every connection; later Conn calls fail.

@@ -19,6 +19,8 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
+
+	"github.com/tremolo-dev/tremolo/platform/incoming"
 )
 
 // Key is the gRPC metadata key; Header the HTTP header.
@@ -83,12 +85,7 @@ func orNew(id string) string {
 	return New()
 }
 
-func fromIncoming(ctx context.Context) string {
-	if v := metadata.ValueFromIncomingContext(ctx, Key); len(v) > 0 {
-		return v[0]
-	}
-	return ""
-}
+func fromIncoming(ctx context.Context) string { return incoming.First(ctx, Key) }
 
 // UnaryServerInterceptor puts the request id in the handler's context.
 func UnaryServerInterceptor() grpc.UnaryServerInterceptor {
@@ -126,19 +123,32 @@ func StreamClientInterceptor() grpc.StreamClientInterceptor {
 	}
 }
 
-// outgoing adds the request id unless the outgoing metadata has one
-// (grpc-gateway's annotator sets it for REST calls).
-func outgoing(ctx context.Context) context.Context {
+// AppendOutgoing appends to kv the metadata pair a call made with ctx
+// forwards: the request id, unless the outgoing metadata has one
+// (grpc-gateway's annotator sets it for REST calls). platform/client adds
+// it to the outgoing metadata together with the user's and the routing
+// attributes' pairs, at once; the client interceptors above add it on its
+// own.
+func AppendOutgoing(ctx context.Context, kv []string) []string {
 	id := FromContext(ctx)
 	if id == "" {
-		return ctx
+		return kv
 	}
 	// ValueFromOutgoingContext looks the key up where FromOutgoingContext
 	// would copy the whole metadata first, on every call.
 	if len(metadata.ValueFromOutgoingContext(ctx, Key)) > 0 {
-		return ctx
+		return kv
 	}
-	return metadata.AppendToOutgoingContext(ctx, Key, id)
+	return append(kv, Key, id)
+}
+
+// outgoing adds the request id to the outgoing metadata (AppendOutgoing).
+func outgoing(ctx context.Context) context.Context {
+	var buf [2]string
+	if kv := AppendOutgoing(ctx, buf[:0]); len(kv) > 0 {
+		return metadata.AppendToOutgoingContext(ctx, kv...)
+	}
+	return ctx
 }
 
 // Middleware gives HTTP requests an id (from X-Request-Id when valid) in

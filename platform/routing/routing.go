@@ -19,6 +19,8 @@ import (
 	middleware "github.com/grpc-ecosystem/go-grpc-middleware/v2"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
+
+	"github.com/tremolo-dev/tremolo/platform/incoming"
 )
 
 // The gRPC metadata keys, lower case as gRPC requires.
@@ -96,13 +98,16 @@ func FromHeader(h http.Header) Route {
 	return r
 }
 
-// FromIncoming reads the Route a caller sent.
+// FromIncoming reads the Route a caller sent: the metadata is found once
+// and indexed, not looked up key by key (package incoming).
 func FromIncoming(ctx context.Context) Route {
 	var r Route
+	md := incoming.MD(ctx)
+	if len(md) == 0 {
+		return r
+	}
 	for i, f := range r.fields() {
-		// Key by key: metadata.FromIncomingContext would copy all of the
-		// metadata first, on every call, for keys that are mostly absent.
-		if v := metadata.ValueFromIncomingContext(ctx, Keys[i]); len(v) > 0 && valid(v[0]) {
+		if v := md[Keys[i]]; len(v) > 0 && valid(v[0]) {
 			*f = v[0]
 		}
 	}
@@ -135,23 +140,31 @@ func valid(v string) bool {
 	return true
 }
 
-// outgoing adds ctx's Route to the outgoing metadata, except keys the
-// metadata already has (a caller that set one explicitly wins).
-func outgoing(ctx context.Context) context.Context {
+// AppendOutgoing appends to kv the metadata pairs a call made with ctx
+// forwards: ctx's Route, except keys the outgoing metadata already has (a
+// caller that set one explicitly wins). platform/client adds them to the
+// outgoing metadata together with the request id's and the user's, at
+// once; the client interceptors below add them on their own.
+func AppendOutgoing(ctx context.Context, kv []string) []string {
 	r := FromContext(ctx)
 	if r.IsZero() {
-		return ctx
+		return kv
 	}
-	var kv []string
 	for i, f := range r.fields() {
 		if *f != "" && len(metadata.ValueFromOutgoingContext(ctx, Keys[i])) == 0 {
 			kv = append(kv, Keys[i], *f)
 		}
 	}
-	if kv == nil {
-		return ctx
+	return kv
+}
+
+// outgoing adds ctx's Route to the outgoing metadata (AppendOutgoing).
+func outgoing(ctx context.Context) context.Context {
+	var buf [2 * len(Keys)]string
+	if kv := AppendOutgoing(ctx, buf[:0]); len(kv) > 0 {
+		return metadata.AppendToOutgoingContext(ctx, kv...)
 	}
-	return metadata.AppendToOutgoingContext(ctx, kv...)
+	return ctx
 }
 
 // UnaryServerInterceptor puts the caller's Route in the handler's context.

@@ -174,6 +174,13 @@ func (l *LocalChannel) invoke(ctx context.Context, method string, req, reply any
 // deadline and cancellation, its outgoing metadata as incoming metadata, and
 // none of its values, as over the network (the caller's verified user, say,
 // must reach the callee as metadata, not as a context value).
+//
+// metadata.FromOutgoingContext is the one way to read the outgoing metadata
+// (grpc-go keeps how it holds it unexported), and what it returns is the
+// handler's alone: a new map, keys lowered, the values of metadata set
+// with NewOutgoingContext copied and the pairs of AppendToOutgoingContext
+// gathered into new slices. So nothing the caller may change later is
+// shared, and the map goes into the handler's context as it is.
 func serverContext(ctx context.Context) context.Context {
 	sctx := context.Context(valueless{ctx})
 	if md, ok := metadata.FromOutgoingContext(ctx); ok {

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"github.com/tremolo-dev/tremolo/platform/incoming"
 	"github.com/tremolo-dev/tremolo/platform/metrics"
 	"github.com/tremolo-dev/tremolo/platform/rpc"
 )
@@ -60,7 +61,7 @@ var listDesc = grpc.ServiceDesc{
 		// see the caller's context value.
 		listHandler("Echo", func(ctx context.Context, _ *structpb.ListValue) (*structpb.ListValue, error) {
 			out := &structpb.ListValue{}
-			for _, v := range metadata.ValueFromIncomingContext(ctx, "x-k") {
+			for _, v := range incoming.MD(ctx)["x-k"] {
 				out.Values = append(out.Values, structpb.NewStringValue(v))
 			}
 			out.Values = append(out.Values, structpb.NewBoolValue(ctx.Value(ctxKey{}) != nil))
@@ -151,9 +152,11 @@ func TestLocalChannelHandOff(t *testing.T) {
 	}
 }
 
+// The handler reads its metadata in place, in lower case however the
+// caller spelled it (package incoming relies on it).
 func TestLocalChannelPassesMetadataNotValues(t *testing.T) {
 	ch := localChannel(t)
-	ctx := metadata.AppendToOutgoingContext(context.WithValue(context.Background(), ctxKey{}, 1), "x-k", "v1")
+	ctx := metadata.NewOutgoingContext(context.WithValue(context.Background(), ctxKey{}, 1), metadata.MD{"X-k": {"v1"}})
 	ctx = metadata.AppendToOutgoingContext(ctx, "X-K", "v2")
 	reply := new(structpb.ListValue)
 	if err := ch.Invoke(ctx, "/test.v1.Lists/Echo", list("x"), reply); err != nil {

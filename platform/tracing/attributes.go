@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/tremolo-dev/tremolo/platform/incoming"
 	"github.com/tremolo-dev/tremolo/platform/routing"
 )
 
@@ -70,11 +71,11 @@ func appendRouting(attrs []attribute.KeyValue, tag, cell string) []attribute.Key
 	return attrs
 }
 
-// incomingRouting reads the routing values a caller sent, looking up the
-// two keys rather than copying the metadata (routing.FromIncoming).
+// incomingRouting reads the routing values a caller sent, in place
+// (package incoming).
 func incomingRouting(ctx context.Context) (tag, cell string) {
-	return first(metadata.ValueFromIncomingContext(ctx, routing.TrafficTagKey)),
-		first(metadata.ValueFromIncomingContext(ctx, routing.CellKey))
+	md := incoming.MD(ctx)
+	return first(md[routing.TrafficTagKey]), first(md[routing.CellKey])
 }
 
 // outgoingRouting reads the routing values a call forwards: those of the

@@ -21,7 +21,9 @@ func (discard) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) error { ret
 func (discard) Shutdown(context.Context) error                             { return nil }
 
 // BenchmarkUnaryInProcess measures one unary call over an in-process
-// grpchan channel, with the client and server interceptors of each mode.
+// grpchan channel, with the interceptors of each mode as in-process
+// connections have them: the propagator on the client side, the server
+// span on the other.
 func BenchmarkUnaryInProcess(b *testing.B) {
 	// tp nil: no tracing interceptors at all.
 	for _, bc := range append([]benchProvider{{name: "no-interceptors"}}, benchProviders(b)...) {
@@ -30,7 +32,7 @@ func BenchmarkUnaryInProcess(b *testing.B) {
 			var cc grpc.ClientConnInterface = ch
 			if bc.tp != nil {
 				ch = ch.WithServerUnaryInterceptor(UnaryServerInterceptor(bc.tp))
-				cc = grpchan.InterceptClientConnUnary(ch, UnaryClientInterceptor(bc.tp))
+				cc = grpchan.InterceptClientConnUnary(ch, UnaryClientPropagator())
 			}
 			ch.RegisterService(&hopDesc, &hop{name: "A", quiet: true})
 			ctx := context.Background()
@@ -43,27 +45,38 @@ func BenchmarkUnaryInProcess(b *testing.B) {
 // BenchmarkInterceptors measures the tracing interceptors alone: a client
 // interceptor whose call reaches a server interceptor on the same
 // goroutine, its outgoing metadata turned into incoming metadata, as
-// platform/server's LocalChannel delivers unary calls.
+// platform/server's LocalChannel delivers unary calls. The client side is
+// either an in-process connection's (the propagator) or a network
+// connection's (a client span).
 func BenchmarkInterceptors(b *testing.B) {
-	for _, bc := range benchProviders(b) {
-		b.Run(bc.name, func(b *testing.B) {
-			client, server := UnaryClientInterceptor(bc.tp), UnaryServerInterceptor(bc.tp)
-			info := &grpc.UnaryServerInfo{FullMethod: callMethod}
-			handler := func(ctx context.Context, req any) (any, error) { return req, nil }
-			invoker := func(ctx context.Context, _ string, req, _ any, _ *grpc.ClientConn, _ ...grpc.CallOption) error {
-				sctx := context.Background()
-				if md, ok := metadata.FromOutgoingContext(ctx); ok {
-					sctx = metadata.NewIncomingContext(sctx, md)
-				}
-				_, err := server(sctx, req, info, handler)
-				return err
-			}
-			// A request id is in the metadata of every platform call: the
-			// metadata copy is paid with or without tracing.
-			ctx := metadata.AppendToOutgoingContext(context.Background(), "x-request-id", "abc-1")
-			loop(b, func() error { return client(ctx, callMethod, nil, nil, nil, invoker) })
-		})
+	for _, path := range []string{"in-process", "network"} {
+		for _, bc := range benchProviders(b) {
+			b.Run(path+"/"+bc.name, func(b *testing.B) { benchInterceptors(b, path, bc.tp) })
+		}
 	}
+}
+
+func benchInterceptors(b *testing.B, path string, tp trace.TracerProvider) {
+	client, server := UnaryClientPropagator(), UnaryServerInterceptor(tp)
+	if path == "network" {
+		client = UnaryClientInterceptor(tp)
+	}
+	info := &grpc.UnaryServerInfo{FullMethod: callMethod}
+	handler := func(ctx context.Context, req any) (any, error) { return req, nil }
+	invoker := func(ctx context.Context, _ string, req, _ any, _ *grpc.ClientConn, _ ...grpc.CallOption) error {
+		sctx := context.Background()
+		if md, ok := metadata.FromOutgoingContext(ctx); ok {
+			sctx = metadata.NewIncomingContext(sctx, md)
+		}
+		_, err := server(sctx, req, info, handler)
+		return err
+	}
+	// A request id is in the metadata of every platform call: the
+	// metadata copy is paid with or without tracing.
+	ctx := metadata.AppendToOutgoingContext(context.Background(), "x-request-id", "abc-1")
+	// The caller is a handler, in a trace.
+	ctx, _ = tp.Tracer("bench").Start(ctx, "handler", serverKind...)
+	loop(b, func() error { return client(ctx, callMethod, nil, nil, nil, invoker) })
 }
 
 type benchProvider struct {

@@ -14,9 +14,11 @@ import (
 
 // UnaryClientInterceptor gives each call a client span, child of the span
 // in ctx, and sends its span context to the callee in the outgoing
-// metadata, so the callee's server span is the client span's child. It
-// works the same over a network connection and over an in-process channel
-// (cc is not used; grpchan passes nil).
+// metadata, so the callee's server span is the client span's child. It is
+// for calls that leave the process, whose client span shows the time the
+// network and the callee's queue take; calls to a service of the same
+// process take UnaryClientPropagator. It works over any connection,
+// in-process channels included (cc is not used; grpchan passes nil).
 func UnaryClientInterceptor(tp trace.TracerProvider) grpc.UnaryClientInterceptor {
 	tr := tp.Tracer(scopeName)
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
@@ -61,6 +63,26 @@ func StreamClientInterceptor(tp trace.TracerProvider) grpc.StreamClientIntercept
 			}
 		})
 		return s, nil
+	}
+}
+
+// UnaryClientPropagator sends the span context in ctx to the callee in the
+// outgoing metadata, without a span of its own, so the callee's server
+// span is the direct child of the caller's span. It is for calls to a
+// service of the same process, over the in-process channel: there a client
+// span would time the same work as the server span beneath it, with
+// nothing between them to show (no network, no queue), and would cost a
+// span start per call. platform/client says which connections those are.
+func UnaryClientPropagator() grpc.UnaryClientInterceptor {
+	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		return invoker(inject(ctx), method, req, reply, cc, opts...)
+	}
+}
+
+// StreamClientPropagator is UnaryClientPropagator for streams.
+func StreamClientPropagator() grpc.StreamClientInterceptor {
+	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+		return streamer(inject(ctx), desc, cc, method, opts...)
 	}
 }
 

@@ -3,14 +3,27 @@
 // (traceparent, tracestate).
 //
 // The edge's Middleware starts (or continues, from an app's traceparent)
-// a trace per HTTP request. Every gRPC hop continues it: the client
-// interceptors start a client span and put its span context in the call's
-// outgoing metadata; the server interceptors read it back and start the
-// server span, child of the client span, in the handler's context. This is
-// done in interceptors and metadata rather than with gRPC stats handlers
-// (otelgrpc) because calls between the services of one process go over an
-// in-process channel, which runs interceptors but has no stats handlers and
-// does not carry context values: metadata is what crosses both paths.
+// a trace per HTTP request. Every gRPC hop continues it: the server
+// interceptors read the caller's span context from the call's incoming
+// metadata and start the server span, its child, in the handler's context.
+// What the caller sends depends on where the call goes. A call that leaves
+// the process gets a client span (UnaryClientInterceptor), whose span
+// context it sends: the server span is the client span's child, and the
+// gap between them is the network and the callee's queue. A call to a
+// service of the same process, over the in-process channel, gets none
+// (UnaryClientPropagator): it sends the caller's own span context, so the
+// callee's server span is the caller's span's direct child. A client span
+// there would time the same work as the server span beneath it, for the
+// cost of a span per call: four of the nine spans of the all-in-one's feed
+// request were such client spans. platform/app chooses between the two per
+// connection, from the way platform/client says its calls take
+// (client.Path).
+//
+// This is done in interceptors and metadata rather than with gRPC stats
+// handlers (otelgrpc) because calls between the services of one process go
+// over an in-process channel, which runs interceptors but has no stats
+// handlers and does not carry context values: metadata is what crosses
+// both paths.
 //
 // LogHandler puts trace_id and span_id on every log line written with a
 // request's context, which is what makes tracing worth having on with no

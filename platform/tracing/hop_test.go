@@ -169,17 +169,17 @@ func serve(t testing.TB, h *hop, tp, caller trace.TracerProvider) *grpc.ClientCo
 }
 
 // inproc returns an in-process channel to h, traced by tp on the server
-// side and by caller on the client side, as platform/server and
-// platform/client wire theirs. The channel hides the caller's context
-// values from the handler: only metadata crosses.
-func inproc(h *hop, tp, caller trace.TracerProvider) grpc.ClientConnInterface {
+// side; the caller only propagates its trace context, without a client
+// span, as platform/app wires in-process connections. The channel hides
+// the caller's context values from the handler: only metadata crosses.
+func inproc(h *hop, tp trace.TracerProvider) grpc.ClientConnInterface {
 	ch := new(inprocgrpc.Channel).
 		WithServerUnaryInterceptor(chainUnary(routing.UnaryServerInterceptor(), UnaryServerInterceptor(tp))).
 		WithServerStreamInterceptor(chainStream(routing.StreamServerInterceptor(), StreamServerInterceptor(tp)))
 	ch.RegisterService(&hopDesc, h)
 	return grpchan.InterceptClientConnStream(
-		grpchan.InterceptClientConnUnary(ch, UnaryClientInterceptor(caller), routing.UnaryClientInterceptor()),
-		StreamClientInterceptor(caller), routing.StreamClientInterceptor())
+		grpchan.InterceptClientConnUnary(ch, UnaryClientPropagator(), routing.UnaryClientInterceptor()),
+		StreamClientPropagator(), routing.StreamClientInterceptor())
 }
 
 // chainUnary runs outer, then inner, then the handler.
@@ -204,8 +204,9 @@ type chain struct {
 	entry grpc.ClientConnInterface
 }
 
-// transports are the two ways calls travel: the network, and the
-// in-process channel of the all-in-one mode.
+// transports are the two ways calls travel: the network, where each call
+// has a client span, and the in-process channel of the all-in-one mode,
+// where it has none.
 var transports = []string{"grpc", "inproc"}
 
 // newChain builds a chain over transport; tp gives each process's
@@ -215,7 +216,7 @@ func newChain(t testing.TB, transport string, tp func(service string) trace.Trac
 	c := &chain{a: &hop{name: "A"}, b: &hop{name: "B"}, c: &hop{name: "C"}}
 	connect := func(h *hop, server, caller string) grpc.ClientConnInterface {
 		if transport == "inproc" {
-			return inproc(h, tp(server), tp(caller))
+			return inproc(h, tp(server))
 		}
 		return serve(t, h, tp(server), tp(caller))
 	}

@@ -21,8 +21,9 @@ func parentID(t *testing.T, md metadata.MD) string {
 }
 
 // The default configuration (on, no collector) records nothing, yet every
-// hop gets its own span in the caller's trace, and each call names a
-// client span of its own as the parent, as with the SDK.
+// hop gets its own span in the caller's trace, and each call names as the
+// parent a client span of its own over the network, its caller's span in
+// process, as with the SDK.
 func TestIDsOnlyContinuesTrace(t *testing.T) {
 	for _, transport := range transports {
 		t.Run(transport, func(t *testing.T) {
@@ -44,6 +45,7 @@ func TestIDsOnlyContinuesTrace(t *testing.T) {
 				t.Fatalf("response traceparent %q", resp.Header().Get("Traceparent"))
 			}
 			servers := map[string]bool{appSpanID: true, edgeSpan[2]: true}
+			callers := []string{edgeSpan[2]} // each hop's caller's span
 			var parents []string
 			for _, h := range []*hop{c.a, c.b, c.c} {
 				sc, md := h.lastSeen()
@@ -54,10 +56,14 @@ func TestIDsOnlyContinuesTrace(t *testing.T) {
 					t.Errorf("%s: span id %s reused", h.name, sc.SpanID())
 				}
 				servers[sc.SpanID().String()] = true
+				callers = append(callers, sc.SpanID().String())
 				parents = append(parents, parentID(t, md))
 			}
 			for i, p := range parents {
-				if servers[p] {
+				switch {
+				case transport == "inproc" && p != callers[i]:
+					t.Errorf("in-process call %d names %s as its parent, want its caller's span %s", i, p, callers[i])
+				case transport == "grpc" && servers[p]:
 					t.Errorf("call %d names server span %s as its parent, want a client span", i, p)
 				}
 			}

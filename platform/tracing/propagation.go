@@ -8,6 +8,8 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc/metadata"
+
+	"github.com/tremolo-dev/tremolo/platform/incoming"
 )
 
 // The W3C Trace Context keys: gRPC metadata keys are lower case, and HTTP
@@ -28,31 +30,22 @@ var propagator propagation.TraceContext
 // incoming metadata as the remote parent, or ctx itself when there is none
 // or it is malformed (the span started next is then a new trace's root).
 func extract(ctx context.Context) context.Context {
-	tp := metadata.ValueFromIncomingContext(ctx, traceparentKey)
-	if len(tp) == 0 {
+	md := incoming.MD(ctx)
+	if len(md[traceparentKey]) == 0 {
 		return ctx // a call from outside any trace: spare the propagator
 	}
-	return propagator.Extract(ctx, &incomingCarrier{ctx: ctx, traceparent: tp})
+	return propagator.Extract(ctx, incomingCarrier(md))
 }
 
-// incomingCarrier reads the trace context keys of ctx's incoming metadata
-// one by one (metadata.FromIncomingContext would copy all of it first),
-// traceparent's having been read already.
-type incomingCarrier struct {
-	ctx         context.Context
-	traceparent []string
-}
+// incomingCarrier reads the trace context keys of a call's incoming
+// metadata in place (package incoming), for the propagator.
+type incomingCarrier metadata.MD
 
-func (c *incomingCarrier) Get(key string) string {
-	if key == traceparentKey {
-		return single(key, c.traceparent)
-	}
-	return single(key, metadata.ValueFromIncomingContext(c.ctx, key))
-}
+func (c incomingCarrier) Get(key string) string { return single(key, c[key]) }
 
-func (*incomingCarrier) Set(string, string) {}
+func (incomingCarrier) Set(string, string) {}
 
-func (*incomingCarrier) Keys() []string { return nil }
+func (incomingCarrier) Keys() []string { return nil }
 
 // headerCarrier is incomingCarrier for HTTP request headers, which
 // net/http has put in canonical form.

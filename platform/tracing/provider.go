@@ -22,8 +22,8 @@ import (
 // a no-op span carries the span context it was started from, so the
 // interceptors and the middleware still pass a caller's trace context on to
 // callees and into log lines untouched. One untraced hop then shows up in
-// a trace as a gap (the callee's parent is the caller's client span), not
-// as a broken trace.
+// a trace as a gap (the callee's parent is its caller's span, the client
+// span of a call over the network), not as a broken trace.
 //
 // Enabled, sampling is parent-based: a request with a caller's trace
 // context follows the caller's sampled flag; a new trace is sampled with

@@ -130,8 +130,12 @@ func TestOneTraceAcrossHops(t *testing.T) {
 			}
 
 			spans := rec.Ended()
-			if len(spans) != 7 {
-				t.Fatalf("%d spans, want 7 (edge server and client, A and B server and client, C server)", len(spans))
+			want := map[string]int{
+				"grpc":   7, // edge server and client, A and B server and client, C server
+				"inproc": 4, // edge, A, B and C server: in-process calls have no client span
+			}[transport]
+			if len(spans) != want {
+				t.Fatalf("%d spans, want %d", len(spans), want)
 			}
 			for _, s := range spans {
 				if got := s.SpanContext().TraceID().String(); got != appTraceID {
@@ -142,16 +146,24 @@ func TestOneTraceAcrossHops(t *testing.T) {
 			if p := httpSpan.Parent(); p.SpanID().String() != appSpanID || !p.IsRemote() {
 				t.Errorf("edge span's parent %s, want the app's %s", p.SpanID(), appSpanID)
 			}
-			edgeCall := span(t, spans, "edge", trace.SpanKindClient)
-			aServer, aCall := span(t, spans, "a", trace.SpanKindServer), span(t, spans, "a", trace.SpanKindClient)
-			bServer, bCall := span(t, spans, "b", trace.SpanKindServer), span(t, spans, "b", trace.SpanKindClient)
-			cServer := span(t, spans, "c", trace.SpanKindServer)
-			wantChild(t, edgeCall, httpSpan, false)
-			wantChild(t, aServer, edgeCall, true)
-			wantChild(t, aCall, aServer, false)
-			wantChild(t, bServer, aCall, true)
-			wantChild(t, bCall, bServer, false)
-			wantChild(t, cServer, bCall, true)
+			aServer, bServer, cServer := span(t, spans, "a", trace.SpanKindServer), span(t, spans, "b", trace.SpanKindServer), span(t, spans, "c", trace.SpanKindServer)
+			rpcSpans := []sdktrace.ReadOnlySpan{aServer, bServer, cServer}
+			if transport == "grpc" {
+				edgeCall, aCall, bCall := span(t, spans, "edge", trace.SpanKindClient), span(t, spans, "a", trace.SpanKindClient), span(t, spans, "b", trace.SpanKindClient)
+				wantChild(t, edgeCall, httpSpan, false)
+				wantChild(t, aServer, edgeCall, true)
+				wantChild(t, aCall, aServer, false)
+				wantChild(t, bServer, aCall, true)
+				wantChild(t, bCall, bServer, false)
+				wantChild(t, cServer, bCall, true)
+				rpcSpans = append(rpcSpans, edgeCall, aCall, bCall)
+			} else {
+				// Each server span is the direct child of its caller's
+				// span, which reached it through the metadata.
+				wantChild(t, aServer, httpSpan, true)
+				wantChild(t, bServer, aServer, true)
+				wantChild(t, cServer, bServer, true)
+			}
 
 			if want := "00-" + appTraceID + "-" + httpSpan.SpanContext().SpanID().String() + "-01"; resp.Header().Get("Traceparent") != want {
 				t.Errorf("response traceparent %q, want %q", resp.Header().Get("Traceparent"), want)
@@ -170,7 +182,7 @@ func TestOneTraceAcrossHops(t *testing.T) {
 					t.Errorf("edge span %s = %q, want %q", k, got, want)
 				}
 			}
-			for _, s := range []sdktrace.ReadOnlySpan{edgeCall, aServer, aCall, bServer, bCall, cServer} {
+			for _, s := range rpcSpans {
 				for k, want := range map[attribute.Key]string{
 					semconv.RPCSystemNameKey:         "grpc",
 					semconv.RPCMethodKey:             "tremolo.test.Hop/Call",
@@ -206,7 +218,7 @@ func TestNewTraceWithoutTraceparent(t *testing.T) {
 	c := newChain(t, "inproc", tp)
 	resp := get(edge(tp("edge"), c.entry), "/feed/1", nil)
 	spans := rec.Ended()
-	if resp.Code != http.StatusOK || len(spans) != 7 {
+	if resp.Code != http.StatusOK || len(spans) != 4 {
 		t.Fatalf("response %d, %d spans", resp.Code, len(spans))
 	}
 	root := span(t, spans, "edge", trace.SpanKindServer)
@@ -255,12 +267,20 @@ func TestStreamSpans(t *testing.T) {
 				t.Fatalf("received %q", got)
 			}
 			spans := rec.Ended()
-			call, served := span(t, spans, "edge", trace.SpanKindClient), span(t, spans, "a", trace.SpanKindServer)
-			if call.Parent().SpanID() != root.SpanContext().SpanID() {
-				t.Errorf("stream's client span is not the root's child")
+			served := span(t, spans, "a", trace.SpanKindServer)
+			streamSpans := []sdktrace.ReadOnlySpan{served}
+			if transport == "grpc" {
+				call := span(t, spans, "edge", trace.SpanKindClient)
+				if call.Parent().SpanID() != root.SpanContext().SpanID() {
+					t.Errorf("stream's client span is not the root's child")
+				}
+				wantChild(t, served, call, true)
+				streamSpans = append(streamSpans, call)
+			} else if served.Parent().SpanID() != root.SpanContext().SpanID() || len(spans) != 2 {
+				t.Errorf("in-process stream: server span's parent %s, %d spans; want the root %s, and only the root and the server span",
+					served.Parent().SpanID(), len(spans), root.SpanContext().SpanID())
 			}
-			wantChild(t, served, call, true)
-			for _, s := range []sdktrace.ReadOnlySpan{call, served} {
+			for _, s := range streamSpans {
 				if s.Name() != "tremolo.test.Hop/Watch" || attr(s, semconv.RPCResponseStatusCodeKey) != "OK" {
 					t.Errorf("%s: name %q, code %q", s.SpanKind(), s.Name(), attr(s, semconv.RPCResponseStatusCodeKey))
 				}
@@ -270,7 +290,7 @@ func TestStreamSpans(t *testing.T) {
 }
 
 // A caller that stops reading a stream and cancels it still gets its
-// client span ended, as CANCELLED.
+// client span ended, as CANCELLED, and the server span ends.
 func TestStreamSpanEndsOnCancel(t *testing.T) {
 	for _, transport := range transports {
 		t.Run(transport, func(t *testing.T) {
@@ -290,14 +310,17 @@ func TestStreamSpanEndsOnCancel(t *testing.T) {
 				t.Fatal(err)
 			}
 			cancel()
+			want := map[string]int{"grpc": 2, "inproc": 1}[transport] // in-process: no client span
 			deadline := time.Now().Add(5 * time.Second)
-			for len(rec.Ended()) < 2 && time.Now().Before(deadline) {
+			for len(rec.Ended()) < want && time.Now().Before(deadline) {
 				time.Sleep(5 * time.Millisecond)
 			}
 			spans := rec.Ended()
-			call := span(t, spans, "edge", trace.SpanKindClient)
-			if attr(call, semconv.RPCResponseStatusCodeKey) != "CANCELLED" || call.Status().Code != otelcodes.Error {
-				t.Errorf("client span: code %q, status %v", attr(call, semconv.RPCResponseStatusCodeKey), call.Status())
+			if transport == "grpc" {
+				call := span(t, spans, "edge", trace.SpanKindClient)
+				if attr(call, semconv.RPCResponseStatusCodeKey) != "CANCELLED" || call.Status().Code != otelcodes.Error {
+					t.Errorf("client span: code %q, status %v", attr(call, semconv.RPCResponseStatusCodeKey), call.Status())
+				}
 			}
 			// Cancelled by its caller, the server did nothing wrong.
 			if served := span(t, spans, "a", trace.SpanKindServer); served.Status().Code != otelcodes.Unset {
@@ -460,7 +483,7 @@ func TestSampleRatioZeroStillPropagates(t *testing.T) {
 	rec := tracetest.NewSpanRecorder()
 	var mu sync.Mutex
 	tps := map[string]trace.TracerProvider{}
-	c := newChain(t, "inproc", func(svc string) trace.TracerProvider {
+	tp := func(svc string) trace.TracerProvider {
 		mu.Lock()
 		defer mu.Unlock()
 		if tps[svc] == nil {
@@ -471,8 +494,9 @@ func TestSampleRatioZeroStillPropagates(t *testing.T) {
 			tps[svc] = tp
 		}
 		return tps[svc]
-	})
-	resp := get(edge(tps["edge"], c.entry), "/feed/1", nil)
+	}
+	c := newChain(t, "inproc", tp)
+	resp := get(edge(tp("edge"), c.entry), "/feed/1", nil)
 	if resp.Code != http.StatusOK {
 		t.Fatalf("response %d", resp.Code)
 	}
@@ -495,9 +519,9 @@ func TestSampleRatioZeroStillPropagates(t *testing.T) {
 	}
 
 	// A caller's sampled decision is followed whatever the local ratio.
-	resp = get(edge(tps["edge"], c.entry), "/feed/1", map[string]string{"Traceparent": appParent})
-	if n := len(rec.Ended()); resp.Code != http.StatusOK || n != 7 {
-		t.Errorf("sampled caller: response %d, %d spans recorded, want 7", resp.Code, n)
+	resp = get(edge(tp("edge"), c.entry), "/feed/1", map[string]string{"Traceparent": appParent})
+	if n := len(rec.Ended()); resp.Code != http.StatusOK || n != 4 {
+		t.Errorf("sampled caller: response %d, %d spans recorded, want 4 (edge, A, B, C)", resp.Code, n)
 	}
 }
 

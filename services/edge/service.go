@@ -2,11 +2,7 @@ package edge
 
 import (
 	"context"
-	"net"
-	"strings"
 	"time"
-
-	"google.golang.org/grpc/metadata"
 
 	appv1 "github.com/tremolo-dev/tremolo/gen/douyin/app/v1"
 	commentv1 "github.com/tremolo-dev/tremolo/gen/douyin/comment/v1"
@@ -35,8 +31,9 @@ type Clients struct {
 // calls to the services, whose errors pass through with their business codes.
 type Service struct {
 	edgev1.UnimplementedDouyinServiceServer
-	c   Clients
-	cfg Config
+	c    Clients
+	cfg  Config
+	urls mediaURLs
 }
 
 // New returns the edge's API over its clients. It works without fx.
@@ -454,68 +451,4 @@ func (s *Service) users(ctx context.Context, ids []int64) (map[int64]*appv1.User
 		out[u.GetId()] = u
 	}
 	return out, nil
-}
-
-// absolute turns the media paths the services return into URLs the app
-// can fetch: under -public-url, or else the host the app reached us by.
-func (s *Service) absolute(ctx context.Context, videos []*appv1.Video) []*appv1.Video {
-	base := s.cfg.PublicURL
-	if base == "" {
-		base = "http://" + requestHost(ctx)
-	}
-	base = strings.TrimSuffix(base, "/")
-	// All the URLs of the page are written into one string and each field
-	// takes its substring: one allocation instead of two per video.
-	n := 0
-	for _, v := range videos {
-		n += absoluteLen(base, v.GetPlayUrl()) + absoluteLen(base, v.GetCoverUrl())
-	}
-	var b strings.Builder
-	b.Grow(n)
-	type span struct{ start, end int }
-	spans := make([]span, 0, 2*len(videos))
-	for _, v := range videos {
-		for _, u := range []string{v.GetPlayUrl(), v.GetCoverUrl()} {
-			start := b.Len()
-			if strings.HasPrefix(u, "/") {
-				b.WriteString(base)
-			}
-			b.WriteString(u)
-			spans = append(spans, span{start, b.Len()})
-		}
-	}
-	all := b.String()
-	for i, v := range videos {
-		play, cover := spans[2*i], spans[2*i+1]
-		v.PlayUrl, v.CoverUrl = all[play.start:play.end], all[cover.start:cover.end]
-	}
-	return videos
-}
-
-// absoluteLen is the length of the URL absolute makes of u.
-func absoluteLen(base, u string) int {
-	if strings.HasPrefix(u, "/") {
-		return len(base) + len(u)
-	}
-	return len(u)
-}
-
-// requestHost returns the Host the app used (grpc-gateway passes it as
-// x-forwarded-host), when it is a plausible host[:port].
-func requestHost(ctx context.Context) string {
-	if v := metadata.ValueFromIncomingContext(ctx, "x-forwarded-host"); len(v) > 0 && validHost(v[0]) {
-		return v[0]
-	}
-	return "localhost:8080"
-}
-
-func validHost(h string) bool {
-	if h == "" || len(h) > 255 || strings.ContainsAny(h, "/\\@?#\"' ") {
-		return false
-	}
-	host, port, err := net.SplitHostPort(h)
-	if err != nil {
-		host, port = h, ""
-	}
-	return host != "" && !strings.ContainsAny(port, ":[]")
 }

@@ -84,14 +84,11 @@ func (p *Plugin) Verifier() *Verifier { return p.verifier }
 
 // HandleRequest verifies the request's token.
 func (p *Plugin) HandleRequest(req sdk.Request, resp sdk.Response) bool {
-	req.RemoveHeader(UserHeader)
-	for _, h := range p.headers {
-		req.RemoveHeader(h)
-	}
 	public := p.routes.public(req.Path())
 	tok, formTooLarge := p.token(req)
 	if tok == "" {
 		if public {
+			p.anonymous(req)
 			return true
 		}
 		if formTooLarge {
@@ -111,6 +108,7 @@ func (p *Plugin) HandleRequest(req sdk.Request, resp sdk.Response) bool {
 		if public {
 			// The app keeps sending its old token to the feed and to
 			// login, which must keep working.
+			p.anonymous(req)
 			return true
 		}
 		sdk.Logf(sdk.LevelDebug, "jwt: refused %s %s: %v", req.Method(), req.Path(), err)
@@ -123,14 +121,28 @@ func (p *Plugin) HandleRequest(req sdk.Request, resp sdk.Response) bool {
 		}
 		return false
 	}
+	// Setting replaces whatever the client sent under these names.
 	var buf [20]byte
 	req.SetHeader(UserHeader, string(strconv.AppendInt(buf[:0], c.UserID, 10)))
 	for i, h := range p.headers {
 		if c.Extra[i] != "" {
 			req.SetHeader(h, c.Extra[i])
+		} else {
+			req.RemoveHeader(h)
 		}
 	}
 	return true
+}
+
+// anonymous removes the headers the plugin vouches for from a request it
+// passes on without a verified token, so that a client cannot send its own.
+// (A request it refuses goes no further, and one it verifies gets them
+// set, which replaces the client's: neither needs a call for it.)
+func (p *Plugin) anonymous(req sdk.Request) {
+	req.RemoveHeader(UserHeader)
+	for _, h := range p.headers {
+		req.RemoveHeader(h)
+	}
 }
 
 func isExpired(err error) bool {

@@ -265,6 +265,17 @@ func testPlugin(t *testing.T, h http.Handler) {
 			r.Header.Add(jwt.UserHeader, "2")
 			return r
 		}(), outcome{next: true, user: "53"}},
+		{"a client-sent claim header is removed when the token has no such claim", func() *http.Request {
+			r := get(priv, platformToken(t, 54))
+			r.Header.Set("X-Tremolo-Tier", "vip")
+			return r
+		}(), outcome{next: true, user: "54"}},
+		{"a client-sent user id is removed on a public route with a bad token", func() *http.Request {
+			r := get("/douyin/feed", "not.a.token")
+			r.Header.Set(jwt.UserHeader, "1")
+			r.Header.Set("X-Tremolo-Tier", "vip")
+			return r
+		}(), outcome{next: true}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -103,6 +103,27 @@ func TestEdDSAForms(t *testing.T) {
 	}
 }
 
+// A raw Ed25519 key is 32 random bytes, so some start with what PEM or
+// JSON start with (one in 256 with '{'); they are still raw keys.
+func TestEdDSARawKeysStartingLikeJSONOrPEM(t *testing.T) {
+	var pub ed25519.PublicKey
+	var priv ed25519.PrivateKey
+	for pub == nil || pub[0] != '{' {
+		pub, priv, _ = ed25519.GenerateKey(rand.Reader)
+	}
+	k, err := Parse(EdDSA, pub)
+	if err != nil {
+		t.Fatalf("a raw key starting with '{': %v", err)
+	}
+	if !k.Verify(msg, ed25519.Sign(priv, msg)) {
+		t.Fatal("a raw key starting with '{' does not verify")
+	}
+	dashes := []byte("-----" + strings.Repeat("k", ed25519.PublicKeySize-5))
+	if _, err := Parse(EdDSA, dashes); err != nil {
+		t.Fatalf("32 bytes starting with -----: %v", err)
+	}
+}
+
 // A key of one kind is never taken for another: an Ed25519 key is no RS256
 // key, and an unknown algorithm is refused.
 func TestRefusals(t *testing.T) {

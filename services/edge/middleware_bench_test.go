@@ -26,6 +26,55 @@ import (
 //
 //	go test -run XXX -bench Middleware -benchtime 200000x ./services/edge
 func BenchmarkMiddleware(b *testing.B) {
+	tok, chains := benchChains(b)
+	for _, tc := range chains {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					serveFeedRequest(b, tc.h, tok)
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkMiddlewareCold is BenchmarkMiddleware, one request at a time,
+// with 2 MiB of other memory written between requests, as the rest of a
+// feed request (JSON, protobuf, SQLite's caches) does in the edge: each
+// request finds the chain's code and data cold in the CPU's caches. The
+// "none" row is the sweep and the request without a chain: what a chain
+// costs cold is its row minus that one, to set against BenchmarkMiddleware's
+// figures. The WebAssembly chain, four Go runtimes with a heap each, loses
+// much more to cold caches than the same plugins compiled in
+// (docs/benchmarks.md).
+//
+//	go test -run XXX -bench MiddlewareCold -benchtime 30000x ./services/edge
+func BenchmarkMiddlewareCold(b *testing.B) {
+	tok, chains := benchChains(b)
+	other := make([]byte, 2<<20)
+	none := benchChain{"none", http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})}
+	for _, tc := range append([]benchChain{none}, chains...) {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for range b.N {
+				for i := 0; i < len(other); i += 64 {
+					other[i]++
+				}
+				serveFeedRequest(b, tc.h, tok)
+			}
+		})
+	}
+}
+
+type benchChain struct {
+	name string
+	h    http.Handler
+}
+
+// benchChains returns a token for user 42 and the default chain, compiled
+// in and as WebAssembly, in front of a handler that does nothing.
+func benchChains(b *testing.B) (string, []benchChain) {
 	key := []byte(strings.Repeat("k", 32))
 	signer, err := token.NewSigner(key, time.Hour, time.Minute)
 	if err != nil {
@@ -53,27 +102,19 @@ func BenchmarkMiddleware(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	return tok, []benchChain{{MiddlewareGo, native}, {MiddlewareWasm, wasm}}
+}
 
-	for _, tc := range []struct {
-		name string
-		h    http.Handler
-	}{{MiddlewareGo, native}, {MiddlewareWasm, wasm}} {
-		b.Run(tc.name, func(b *testing.B) {
-			b.ReportAllocs()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					// What the app sends (tools/bench/edge's request).
-					r := httptest.NewRequest(http.MethodGet, "/douyin/feed/?latest_time=0&token="+tok, nil)
-					r.Header.Set("User-Agent", "Go-http-client/1.1")
-					r.Header.Set("Accept-Encoding", "gzip")
-					w := httptest.NewRecorder()
-					tc.h.ServeHTTP(w, r)
-					if w.Code != http.StatusOK || w.Body.Len() != 0 {
-						b.Fatalf("the chain answered %d %q itself", w.Code, w.Body)
-					}
-				}
-			})
-		})
+// serveFeedRequest sends what the app sends (tools/bench/edge's request)
+// through h, failing the benchmark if the chain answers it itself.
+func serveFeedRequest(b *testing.B, h http.Handler, tok string) {
+	r := httptest.NewRequest(http.MethodGet, "/douyin/feed/?latest_time=0&token="+tok, nil)
+	r.Header.Set("User-Agent", "Go-http-client/1.1")
+	r.Header.Set("Accept-Encoding", "gzip")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if w.Code != http.StatusOK || w.Body.Len() != 0 {
+		b.Fatalf("the chain answered %d %q itself", w.Code, w.Body)
 	}
 }
 

@@ -68,16 +68,17 @@ func TestRewriteRequest(t *testing.T) {
 	})
 	r := httptest.NewRequest("POST", "/orig", strings.NewReader("body!"))
 	r.Header.Set("X-Rewrite", "1")
+	r.Header.Set("Content-Length", "5")
 	w := httptest.NewRecorder()
 	p.Wrap(next, denied).ServeHTTP(w, r)
 	if w.Code != 200 || w.Body.String() != "upstream PUT /rewritten?q=1 plugin= body=rewritten:body!" {
 		t.Fatalf("got %d %q", w.Code, w.Body)
 	}
-	if got.Get("X-Rewritten") != "yes" || length != int64(len("rewritten:body!")) {
+	if got.Get("X-Rewritten") != "yes" || length != int64(len("rewritten:body!")) || got.Get("Content-Length") != "" {
 		t.Fatalf("next got headers %v, length %d", got, length)
 	}
 	// Handlers around the plugin see the request as it came.
-	if r.Method != "POST" || r.URL.Path != "/orig" || r.Header.Get("X-Rewritten") != "" || r.Header.Get("X-Rewrite") != "1" {
+	if r.Method != "POST" || r.URL.Path != "/orig" || r.Header.Get("X-Rewritten") != "" || r.Header.Get("X-Rewrite") != "1" || r.Header.Get("Content-Length") != "5" {
 		t.Fatalf("after the plugin the request is %s %s %v; want it unchanged", r.Method, r.URL, r.Header)
 	}
 }

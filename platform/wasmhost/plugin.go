@@ -613,6 +613,11 @@ func (ex *exchange) commitRequest() *http.Request {
 	case ex.newBody != nil:
 		if r == ex.orig {
 			r = ex.orig.Clone(ex.orig.Context())
+		} else {
+			// r shares orig's header map (see mutable): journal the
+			// change, so that undo puts Content-Length back for the
+			// handlers around the plugin.
+			ex.requestHeader("write_body", "Content-Length")
 		}
 		r.Body = io.NopCloser(bytes.NewReader(ex.newBody.Bytes()))
 		r.ContentLength = int64(ex.newBody.Len())

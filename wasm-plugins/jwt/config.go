@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/textproto"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -135,6 +136,10 @@ func (c Config) verifier() (*Verifier, []string, error) {
 			return nil, nil, sdk.FieldError(field, "%q is not a header name", h)
 		case strings.EqualFold(h, UserHeader):
 			return nil, nil, sdk.FieldError(field, "%s is the plugin's own", UserHeader)
+		case slices.Contains(headers, textproto.CanonicalMIMEHeaderKey(h)):
+			// Which claim would the header carry when both are present,
+			// and would the absent one's removal win? Refused, not guessed.
+			return nil, nil, sdk.FieldError(field, "%s already carries another claim", textproto.CanonicalMIMEHeaderKey(h))
 		}
 		headers = append(headers, textproto.CanonicalMIMEHeaderKey(h))
 	}

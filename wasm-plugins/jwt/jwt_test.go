@@ -448,6 +448,7 @@ func TestBadConfig(t *testing.T) {
 		{`{"keys":[{"alg":"HS256","key":"` + hsKey + `"}],"public":["/a/../b"]}`, "public[0]"},
 		{`{"keys":[{"alg":"HS256","key":"` + hsKey + `"}],"claim_headers":{"sub":"X-Sub"}}`, "claim_headers.sub"},
 		{`{"keys":[{"alg":"HS256","key":"` + hsKey + `"}],"claim_headers":{"tier":"X-Tremolo-User-Id"}}`, "claim_headers.tier"},
+		{`{"keys":[{"alg":"HS256","key":"` + hsKey + `"}],"claim_headers":{"plan":"X-Tier","tier":"x-tier"}}`, "claim_headers.tier"},
 		{`{"keys":[{"alg":"HS256","key":"` + hsKey + `"}],"claim_headers":{"tier":"bad header"}}`, "claim_headers.tier"},
 		{`{"keys":[{"alg":"HS256","key":"` + hsKey + `"}],"max_form_bytes":"1"}`, "max_form_bytes"},
 		{`{"keys":[{"alg":"HS256","key":"` + hsKey + `"}],"issuers":"x"}`, `"issuers"`},

@@ -8,12 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"mime/multipart"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -28,15 +30,40 @@ import (
 
 // ---- ports and paths ----
 
-// freePort returns a loopback port nobody listens on now.
+// freePort returns a loopback port nobody listens on now, from below the
+// kernel's ephemeral range. A port the kernel hands out for ":0" goes back
+// to that range when closed, and the edge binds the one it is given only
+// after loading its plugins, seconds later: meanwhile any process binding
+// ":0" (the cluster's own services, other test binaries running in
+// parallel) could get it, and the edge failed to start with "address
+// already in use". Below the range only an explicit bind can take it.
 func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+	low := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil && n > 11000 {
+				low = n
+			}
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	for range 100 {
+		port := 10000 + rand.IntN(low-10000)
+		if takenPorts[port] {
+			continue
+		}
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		takenPorts[port] = true
+		return port, nil
+	}
+	return 0, errors.New("no free loopback port below the ephemeral range after 100 tries")
 }
+
+// takenPorts are the ports freePort returned, never returned twice.
+var takenPorts = map[int]bool{}
 
 // repoRoot walks up from the working directory to the directory of go.mod.
 func repoRoot() (string, error) {

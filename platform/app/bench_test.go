@@ -121,15 +121,10 @@ func BenchmarkInProcessCall(b *testing.B) {
 	ctx, _ := handlerContext(b, tp)
 	req := wrapperspb.String("x")
 	b.ReportAllocs()
-	// The process's CPU time per call besides wall time: the machine
-	// running the benchmarks may be shared.
-	start, n := cpuTime(), 0
 	for b.Loop() {
 		var reply wrapperspb.StringValue
 		if err := cc.Invoke(ctx, callMethod, req, &reply); err != nil {
 			b.Fatal(err)
 		}
-		n++
 	}
-	b.ReportMetric(float64(cpuTime()-start)/float64(n), "cpu-ns/op")
 }

@@ -109,26 +109,11 @@ type stream struct {
 
 func (s *stream) Context() context.Context { return s.ctx }
 
-// UnaryClientInterceptor forwards the request id of ctx to the callee.
-func UnaryClientInterceptor() grpc.UnaryClientInterceptor {
-	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-		return invoker(outgoing(ctx), method, req, reply, cc, opts...)
-	}
-}
-
-// StreamClientInterceptor forwards the request id of ctx to the callee.
-func StreamClientInterceptor() grpc.StreamClientInterceptor {
-	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-		return streamer(outgoing(ctx), desc, cc, method, opts...)
-	}
-}
-
 // AppendOutgoing appends to kv the metadata pair a call made with ctx
 // forwards: the request id, unless the outgoing metadata has one
 // (grpc-gateway's annotator sets it for REST calls). platform/client adds
 // it to the outgoing metadata together with the user's and the routing
-// attributes' pairs, at once; the client interceptors above add it on its
-// own.
+// attributes' pairs, at once, on every call it makes.
 func AppendOutgoing(ctx context.Context, kv []string) []string {
 	id := FromContext(ctx)
 	if id == "" {
@@ -140,15 +125,6 @@ func AppendOutgoing(ctx context.Context, kv []string) []string {
 		return kv
 	}
 	return append(kv, Key, id)
-}
-
-// outgoing adds the request id to the outgoing metadata (AppendOutgoing).
-func outgoing(ctx context.Context) context.Context {
-	var buf [2]string
-	if kv := AppendOutgoing(ctx, buf[:0]); len(kv) > 0 {
-		return metadata.AppendToOutgoingContext(ctx, kv...)
-	}
-	return ctx
 }
 
 // Middleware gives HTTP requests an id (from X-Request-Id when valid) in

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 )
 
@@ -41,16 +40,18 @@ func TestMiddlewareKeepsValidAndReplacesBadIDs(t *testing.T) {
 	}
 }
 
-func TestClientForwardsID(t *testing.T) {
+// A call forwards the request id, unless its outgoing metadata already
+// has one (grpc-gateway's annotator sets it for REST calls).
+func TestAppendOutgoing(t *testing.T) {
 	ctx := NewContext(context.Background(), "req-1")
-	var got []string
-	err := UnaryClientInterceptor()(ctx, "/s/M", nil, nil, nil, func(ctx context.Context, _ string, _, _ any, _ *grpc.ClientConn, _ ...grpc.CallOption) error {
-		md, _ := metadata.FromOutgoingContext(ctx)
-		got = md.Get(Key)
-		return nil
-	})
-	if err != nil || len(got) != 1 || got[0] != "req-1" {
-		t.Fatalf("forwarded %v, %v", got, err)
+	if got := AppendOutgoing(ctx, nil); len(got) != 2 || got[0] != Key || got[1] != "req-1" {
+		t.Fatalf("AppendOutgoing = %q, want [%s req-1]", got, Key)
+	}
+	if got := AppendOutgoing(metadata.AppendToOutgoingContext(ctx, Key, "mine"), nil); len(got) != 0 {
+		t.Fatalf("with an id in the outgoing metadata, AppendOutgoing = %q, want nothing", got)
+	}
+	if got := AppendOutgoing(context.Background(), nil); len(got) != 0 {
+		t.Fatalf("without an id, AppendOutgoing = %q", got)
 	}
 }
 

@@ -23,6 +23,8 @@ var tremoloFuncs = []hostFunc{
 	{"signature_verify", []api.ValueType{i32, i32, i32, i32, i32}, []api.ValueType{i32}, (*exchange).signatureVerify},
 	{"bucket_take", []api.ValueType{i32, i32, i64, i32, i32}, []api.ValueType{i64}, (*exchange).bucketTake},
 	{"counter_add", []api.ValueType{i32, i32, i64}, nil, (*exchange).counterAdd},
+	{"retire", nil, nil, (*exchange).retire},
+	{"undo_request", nil, nil, (*exchange).undoRequest},
 }
 
 // Results of key_register and signature_verify below zero.
@@ -220,6 +222,32 @@ func (p *Plugin) logBucketError(err error) {
 		return
 	}
 	p.logger.Error("wasm plugin: bucket store failed; letting requests through", "error", err)
+}
+
+// retire: (). The instance finishes the current call, then is discarded
+// instead of going back to the pool: a guest that recovered from a failure
+// it cannot vouch for (wasm-plugins/sdk's bundles, when one of their
+// fail-open plugins panics) asks not to serve another request.
+func (ex *exchange) retire(api.Memory, []uint64) {
+	if ex.inst != nil {
+		ex.inst.retired = true
+	}
+}
+
+// undo_request: (). Everything the guest changed in this request so far
+// goes back to how the plugin received it: request headers, method and URI,
+// and the response it staged (headers, status, body). What it read of the
+// request body stays read, and a body it wrote (write_body on the request)
+// stays written: the guest owns those. A bundle (wasm-plugins/sdk) calls it
+// to skip a fail-open plugin that panicked, and runs its plugins again.
+func (ex *exchange) undoRequest(api.Memory, []uint64) {
+	ex.request("undo_request")
+	if ex.afterNext {
+		ex.abort(KindABI, "undo_request: the request cannot change after next")
+	}
+	ex.undoHeaders()
+	ex.r, ex.ownHeader, ex.ownTrailer = ex.orig, false, false
+	ex.header, ex.headerSet, ex.status, ex.body = nil, false, 0, nil
 }
 
 // counter_add: (name, name_len, delta i64). The name is sanitised to

@@ -15,7 +15,7 @@ import (
 //	tremolo_wasm_call_duration_seconds{plugin,phase}      guest call latency
 //	tremolo_wasm_instances{plugin}                        live instances
 //	tremolo_wasm_instances_created_total{plugin}
-//	tremolo_wasm_instances_discarded_total{plugin,reason} reason: failure, max_calls, memory, closed
+//	tremolo_wasm_instances_discarded_total{plugin,reason} reason: failure, max_calls, memory, closed, retired
 //	tremolo_wasm_pool_waits_total{plugin}                 acquisitions that had to wait for an instance
 //	tremolo_wasm_warmup_seconds{plugin}                   time Load spent creating the warm instances
 //	tremolo_wasm_bucket_errors_total{plugin}              bucket_take calls the store failed (let through)
@@ -40,6 +40,7 @@ const (
 	discardMaxCalls = "max_calls"
 	discardMemory   = "memory"
 	discardClosed   = "closed"
+	discardRetired  = "retired" // the guest asked (tremolo.retire)
 )
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -152,7 +153,7 @@ func (m *metrics) forPlugin(name string) *pluginMetrics {
 		failures:     make(map[FailureKind]prometheus.Counter, len(failureKinds)),
 		instances:    m.instances.WithLabelValues(name),
 		created:      m.created.WithLabelValues(name),
-		discarded:    make(map[string]prometheus.Counter, 4),
+		discarded:    make(map[string]prometheus.Counter, 5),
 		poolWaits:    m.poolWaits.WithLabelValues(name),
 		bucketErrors: m.bucketErrors.WithLabelValues(name),
 		counters:     make(map[string]prometheus.Counter),
@@ -161,7 +162,7 @@ func (m *metrics) forPlugin(name string) *pluginMetrics {
 	for _, k := range failureKinds {
 		pm.failures[k] = m.failures.WithLabelValues(name, string(k))
 	}
-	for _, r := range []string{discardFailure, discardMaxCalls, discardMemory, discardClosed} {
+	for _, r := range []string{discardFailure, discardMaxCalls, discardMemory, discardClosed, discardRetired} {
 		pm.discarded[r] = m.discarded.WithLabelValues(name, r)
 	}
 	return pm

@@ -34,6 +34,9 @@ type instance struct {
 	// keys maps header names as the guest writes them to their canonical
 	// form, for the names it uses on every request (see canonicalKey).
 	keys map[string]string
+	// retired is set by the guest (tremolo.retire): discard the instance
+	// when its call ends.
+	retired bool
 }
 
 // boundedBuffer keeps the first limit bytes written to it and counts the
@@ -197,6 +200,9 @@ func (pl *pool) create(ctx context.Context) (*instance, error) {
 func (pl *pool) release(inst *instance) {
 	o := &pl.p.opts
 	switch {
+	case inst.retired:
+		pl.discard(inst, discardRetired)
+		return
 	case o.MaxCalls > 0 && inst.calls >= o.MaxCalls:
 		pl.discard(inst, discardMaxCalls)
 		return

@@ -33,10 +33,12 @@
 // guest is about 45 times slower than native, and a token bucket inside one
 // instance only limits that instance. Tremolo's host offers the optional
 // import module "tremolo" for them (signature_verify, bucket_take,
-// counter_add). Key, Buckets and CounterAdd use it when the plugin is built
-// with -tags tremolo, and fall back to pure Go otherwise, so that the
-// untagged ("portable") build imports nothing but http_handler and WASI and
-// loads in any http-wasm host.
+// counter_add, and undo_request and retire, with which a Bundle skips a
+// fail-open plugin that panicked). Key, Buckets, CounterAdd and Bundle use
+// it when the plugin is built with -tags tremolo, and fall back to pure Go
+// (or, for Bundle, to failing the call) otherwise, so that the untagged
+// ("portable") build imports nothing but http_handler and WASI and loads in
+// any http-wasm host.
 //
 // # What a host must give a Go guest
 //

@@ -343,14 +343,16 @@ func handleRequest() uint64 {
 	return 1 // ctx 0, next 1
 }
 
-// serve runs the handler. A panic answers 500 rather than passing on a
-// request the plugin did not finish checking.
+// serve runs the handler. A panic is logged through the host and goes on:
+// the Go runtime then ends the instance, and the host applies the plugin's
+// policy (deny with the envelope, or skip the plugin), counts the failure
+// and discards the instance, whose state the panic may have left half
+// changed. Answering the request here instead would bypass the policy.
 func serve() (next bool) {
 	defer func() {
 		if r := recover(); r != nil {
 			Logf(LevelError, "plugin panicked: %v", r)
-			hostSetStatusCode(500)
-			next = false
+			panic(r)
 		}
 	}()
 	return handler.HandleRequest(wasmRequest{}, wasmResponse{})

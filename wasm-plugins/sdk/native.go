@@ -57,3 +57,11 @@ func slogLevel(level Level) slog.Level {
 	}
 	return slog.LevelError
 }
+
+// canUndo: natively a bundle's plugins change the *http.Request itself,
+// which cannot be undone, so Bundle lets a plugin's panic go on.
+const canUndo = false
+
+func undoRequest() {}
+
+func retire() {}

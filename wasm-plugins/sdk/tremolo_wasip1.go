@@ -28,3 +28,22 @@ func (b *Buckets) take(key string, l Limit, cost int32) (int64, time.Duration, b
 }
 
 func counterAdd(name string, delta int64) { tremoloCounterAdd(name, delta) }
+
+//go:wasmimport tremolo retire
+func tremoloRetire()
+
+//go:wasmimport tremolo undo_request
+func tremoloUndoRequest()
+
+func retire() { tremoloRetire() }
+
+// canUndo: the tremolo module undoes a request's changes (Bundle).
+const canUndo = true
+
+func undoRequest() {
+	tremoloUndoRequest()
+	// The SDK's own view of the request: the URI it cached, and a body to
+	// put back that the undone plugins may have set (Body's bytes stay).
+	request.hasURI = false
+	request.putBack, request.hasPutBack = request.body, request.bodyRead && !request.bodyTooLarge
+}

@@ -191,18 +191,9 @@ func (c *Chain) reloadLocked(ctx context.Context, force bool) (bool, error) {
 }
 
 func (c *Chain) load(ctx context.Context) (*generation, error) {
-	specs, err := ReadFile(c.opts.Path, c.opts.Vars)
+	specs, err := readFile(c.opts.Path, c.opts.Vars, c.overrides, true)
 	if err != nil {
 		return nil, err
-	}
-	for i, spec := range specs {
-		if o, ok := c.overrides[spec.Name]; ok {
-			cfg, err := expand(o, c.opts.Vars)
-			if err != nil {
-				return nil, fmt.Errorf("wasmchain: plugin %s: the config set at run time: %w", spec.Name, err)
-			}
-			specs[i].Config = cfg
-		}
 	}
 	c.gen++
 	g := &generation{n: c.gen}
@@ -281,23 +272,31 @@ func (c *Chain) fingerprint() (string, error) {
 	return print, nil
 }
 
-// readModulePaths returns the module paths a chain file names.
+// readModulePaths returns the paths of the modules a chain file loads: a
+// bundle's, not its plugins'.
 func readModulePaths(path string) ([]string, error) {
-	raw, err := os.ReadFile(path)
+	f, err := readChainFile(path)
 	if err != nil {
 		return nil, err
 	}
-	var f File
-	if err := unmarshal(raw, &f); err != nil {
+	inBundle, err := checkBundle(path, f)
+	if err != nil {
 		return nil, err
 	}
-	out := make([]string, 0, len(f.Plugins))
-	for _, p := range f.Plugins {
-		w := p.Wasm
+	var out []string
+	abs := func(w string) string {
 		if !filepath.IsAbs(w) {
 			w = filepath.Join(filepath.Dir(path), w)
 		}
-		out = append(out, w)
+		return w
+	}
+	if f.Bundle != nil {
+		out = append(out, abs(f.Bundle.Wasm))
+	}
+	for _, p := range f.Plugins {
+		if !inBundle[p.Name] {
+			out = append(out, abs(p.Wasm))
+		}
 	}
 	return out, nil
 }

@@ -2,6 +2,8 @@ package wasmchain_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -50,5 +52,50 @@ func TestSetConfigs(t *testing.T) {
 	}
 	if got := get(c); got != `"two"` {
 		t.Fatalf("with no configs set next saw %s, want the file's", got)
+	}
+}
+
+// A config set at run time for a bundled plugin reaches the bundle's
+// config, in that plugin's entry. The bundle's module is the passthrough
+// guest, which shows the next handler its config: the bundle's.
+func TestSetConfigsOfABundledPlugin(t *testing.T) {
+	dir := chainDir(t)
+	path := filepath.Join(dir, "chain.yaml")
+	chain := `
+plugins:
+  - {name: one, wasm: passthrough.wasm, trusted: true, config: one}
+  - {name: two, trusted: true, config: two}
+  - {name: three, trusted: true, policy: fail_open, config: {rate: 1}}
+bundle: {wasm: passthrough.wasm, plugins: [two, three]}
+`
+	if err := os.WriteFile(path, []byte(chain), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := newChain(t, path, seen{})
+	if got := strings.Join(c.Plugins(), ","); got != "one,bundle" {
+		t.Fatalf("Plugins() = %s, want one,bundle", got)
+	}
+	const fromFile = `{"plugins":[{"name":"two","policy":"fail_closed","config":"two"},{"name":"three","policy":"fail_open","config":{"rate":1}}]}`
+	if got := get(c); got != fromFile {
+		t.Fatalf("the bundle's config is %s, want %s", got, fromFile)
+	}
+	ctx := context.Background()
+
+	if err := c.SetConfigs(ctx, map[string][]byte{"three": []byte("{rate: 7, names: [x]}")}); err != nil {
+		t.Fatal(err)
+	}
+	const set = `{"plugins":[{"name":"two","policy":"fail_closed","config":"two"},{"name":"three","policy":"fail_open","config":{"names":["x"],"rate":7}}]}`
+	if got := get(c); got != set {
+		t.Fatalf("after SetConfigs of three the bundle's config is %s, want %s", got, set)
+	}
+	// The bundle is not a plugin of the file: its config is its plugins'.
+	if err := c.SetConfigs(ctx, map[string][]byte{"bundle": []byte("{}")}); err == nil {
+		t.Error("SetConfigs of the bundle itself succeeded")
+	}
+	if err := c.SetConfigs(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := get(c); got != fromFile {
+		t.Fatalf("with no configs set the bundle's config is %s, want the file's %s", got, fromFile)
 	}
 }

@@ -2,6 +2,7 @@ package wasmchain
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -34,9 +35,55 @@ import (
 // Strings in a plugin's config may name variables as ${name}; the program
 // that loads the file supplies them (the edge supplies jwt_key_base64, the
 // token key, so the key never has to be copied into the file).
+//
+// A bundle runs several plugins, next to each other in Plugins, in one
+// module built with the guest SDK's sdk.Bundle (wasm-plugins/bundle):
+//
+//	bundle:
+//	  wasm: bundle.wasm
+//	  plugins: [jwt, colour]
+//
+// The plugins keep their entries (order, config, policy); the host loads the
+// bundle's module once, where the first of them stands, instead of theirs.
 type File struct {
 	// Plugins run in this order on requests, in reverse on responses.
 	Plugins []Plugin `json:"plugins"`
+	// Bundle, if set, runs some of Plugins in one module.
+	Bundle *Bundle `json:"bundle,omitempty"`
+}
+
+// Bundle is the bundle of a chain file: plugins run by one module.
+//
+// Why: each module is a runtime of its own (a Go guest's is several MB of
+// code and heap), and an edge under load keeps few of them in the CPU's
+// caches; one module for the chain costs about half the CPU of one per
+// plugin (docs/benchmarks.md). What the plugins give up is isolation: one
+// instance pool, budget and memory cap for all of them, and a failure the
+// guest cannot recover from (a trap, the budget) fails them together.
+//
+// The module is loaded as one plugin named Name, with:
+//   - config {"plugins": [{"name", "policy", "config"}, ...]}, the bundled
+//     plugins' entries in order (sdk.BundleConfig): the guest applies each
+//     one's policy to its panics;
+//   - policy fail_closed if any of them is, else fail_open;
+//   - trusted only if all of them are;
+//   - a budget the sum of theirs (wasmhost.DefaultBudget for those without);
+//   - the largest memory cap of theirs (wasmhost's default for those
+//     without), since their heaps share the instance;
+//   - the largest pool_size and warm of theirs, or wasmhost's default when
+//     one of them leaves it so (warm at most pool_size);
+//   - the smallest max_calls of theirs (wasmhost's default for those
+//     without, never recycled only if all of them say so).
+//
+// Their own wasm is not read, so it may be left out.
+type Bundle struct {
+	// Name identifies the bundle in metrics and logs (default "bundle");
+	// it must not be a plugin's name.
+	Name string `json:"name"`
+	// Wasm is the module's path, relative to the chain file's directory.
+	Wasm string `json:"wasm"`
+	// Plugins are the bundled plugins' names, in their order in Plugins.
+	Plugins []string `json:"plugins"`
 }
 
 // Plugin is one entry of a chain file. Zero values take wasmhost's
@@ -67,10 +114,25 @@ type Plugin struct {
 // variable matches ${name} in a config string.
 var variable = regexp.MustCompile(`\$\{([A-Za-z0-9_]+)\}`)
 
-// ReadFile parses the chain file at path and reads the modules it names.
-// vars fill the ${name} references in plugin configs; an unknown name is an
-// error, as is any field the format does not define.
+// ReadFile parses the chain file at path and reads the modules it names:
+// what the host loads, a bundle's plugins as one. vars fill the ${name}
+// references in plugin configs; an unknown name is an error, as is any
+// field the format does not define.
 func ReadFile(path string, vars map[string]string) ([]wasmhost.PluginOptions, error) {
+	return readFile(path, vars, nil, true)
+}
+
+// ReadPlugins is ReadFile with every plugin apart, a bundle's too, and no
+// module read (Wasm is nil): what a program that runs the same plugins
+// compiled in (the edge's -edge-middleware=go) needs.
+func ReadPlugins(path string, vars map[string]string) ([]wasmhost.PluginOptions, error) {
+	return readFile(path, vars, nil, false)
+}
+
+// readFile reads the chain file at path, with the plugin configs in
+// overrides (JSON, by plugin name) instead of the file's. bundled: load a
+// bundle's module for its plugins; else no module is read at all.
+func readFile(path string, vars map[string]string, overrides map[string][]byte, bundled bool) ([]wasmhost.PluginOptions, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("wasmchain: reading the chain file: %w", err)
@@ -78,6 +140,10 @@ func ReadFile(path string, vars map[string]string) ([]wasmhost.PluginOptions, er
 	var f File
 	if err := unmarshal(raw, &f); err != nil {
 		return nil, fmt.Errorf("wasmchain: %s: %w", path, err)
+	}
+	inBundle, err := checkBundle(path, f)
+	if err != nil {
+		return nil, err
 	}
 	dir := filepath.Dir(path)
 	seen := map[string]bool{}
@@ -92,21 +158,18 @@ func ReadFile(path string, vars map[string]string) ([]wasmhost.PluginOptions, er
 			return nil, fmt.Errorf("wasmchain: %s: a second plugin of this name", where)
 		}
 		seen[p.Name] = true
-		if p.Wasm == "" {
-			return nil, fmt.Errorf("wasmchain: %s: wasm (the module's path) is missing", where)
-		}
-		wasmPath := p.Wasm
-		if !filepath.IsAbs(wasmPath) {
-			wasmPath = filepath.Join(dir, wasmPath)
-		}
-		wasm, err := os.ReadFile(wasmPath)
-		if err != nil {
-			return nil, fmt.Errorf("wasmchain: %s: reading the module: %w (build the plugins with wasm-plugins/build.sh)", where, err)
-		}
 		opts := wasmhost.PluginOptions{
-			Name: p.Name, Wasm: wasm, Trusted: p.Trusted,
+			Name: p.Name, Trusted: p.Trusted,
 			PoolSize: p.PoolSize, Warm: p.Warm, MaxCalls: p.MaxCalls,
 			MemoryLimitPages: uint32(p.MemoryLimitMiB) * 16,
+		}
+		if bundled && !inBundle[p.Name] {
+			if p.Wasm == "" {
+				return nil, fmt.Errorf("wasmchain: %s: wasm (the module's path) is missing", where)
+			}
+			if opts.Wasm, err = readModule(dir, p.Wasm); err != nil {
+				return nil, fmt.Errorf("wasmchain: %s: %w", where, err)
+			}
 		}
 		switch p.Policy {
 		case "", "fail_closed":
@@ -126,15 +189,144 @@ func ReadFile(path string, vars map[string]string) ([]wasmhost.PluginOptions, er
 		if p.MemoryLimitMiB < 0 || p.PoolSize < 0 || p.Warm < 0 {
 			return nil, fmt.Errorf("wasmchain: %s: pool_size, warm and memory_limit_mib cannot be negative", where)
 		}
-		if len(p.Config) > 0 {
-			cfg, err := expand(p.Config, vars)
-			if err != nil {
-				return nil, fmt.Errorf("wasmchain: %s: config: %w", where, err)
+		cfg := json.RawMessage(p.Config)
+		if o, ok := overrides[p.Name]; ok {
+			cfg = o
+		}
+		if len(cfg) > 0 {
+			if opts.Config, err = expand(cfg, vars); err != nil {
+				what := "config"
+				if _, ok := overrides[p.Name]; ok {
+					what = "the config set at run time"
+				}
+				return nil, fmt.Errorf("wasmchain: %s: %s: %w", where, what, err)
 			}
-			opts.Config = cfg
 		}
 		out = append(out, opts)
 	}
+	if !bundled || f.Bundle == nil {
+		return out, nil
+	}
+	wasm, err := readModule(dir, f.Bundle.Wasm)
+	if err != nil {
+		return nil, fmt.Errorf("wasmchain: %s: bundle: %w", path, err)
+	}
+	return joinBundle(out, inBundle, bundleName(f.Bundle), wasm)
+}
+
+// readModule reads the module at p, relative to dir.
+func readModule(dir, p string) ([]byte, error) {
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(dir, p)
+	}
+	wasm, err := os.ReadFile(p)
+	if err != nil {
+		return nil, fmt.Errorf("reading the module: %w (build the plugins with wasm-plugins/build.sh)", err)
+	}
+	return wasm, nil
+}
+
+func bundleName(b *Bundle) string {
+	if b.Name == "" {
+		return "bundle"
+	}
+	return b.Name
+}
+
+// checkBundle checks f's bundle against its plugins and returns the set of
+// bundled plugin names (empty without a bundle).
+func checkBundle(path string, f File) (map[string]bool, error) {
+	b := f.Bundle
+	if b == nil {
+		return nil, nil
+	}
+	where := path + ": bundle"
+	if b.Wasm == "" {
+		return nil, fmt.Errorf("wasmchain: %s: wasm (the module's path) is missing", where)
+	}
+	if len(b.Plugins) == 0 {
+		return nil, fmt.Errorf("wasmchain: %s: plugins is empty; name the plugins the module runs", where)
+	}
+	index := make(map[string]int, len(f.Plugins))
+	for i, p := range f.Plugins {
+		index[p.Name] = i
+	}
+	name := bundleName(b)
+	if _, ok := index[name]; ok {
+		return nil, fmt.Errorf("wasmchain: %s: name %q is also a plugin's; give the bundle a name of its own", where, name)
+	}
+	in := make(map[string]bool, len(b.Plugins))
+	for k, n := range b.Plugins {
+		i, ok := index[n]
+		switch {
+		case !ok:
+			return nil, fmt.Errorf("wasmchain: %s: plugins[%d]: %q is not in plugins", where, k, n)
+		case in[n]:
+			return nil, fmt.Errorf("wasmchain: %s: plugins[%d]: %q is named twice", where, k, n)
+		case k > 0 && i != index[b.Plugins[k-1]]+1:
+			return nil, fmt.Errorf("wasmchain: %s: plugins[%d]: %q does not come right after %q in plugins; a bundle runs plugins that are next to each other, in their order", where, k, n, b.Plugins[k-1])
+		}
+		in[n] = true
+	}
+	return in, nil
+}
+
+// bundledPlugin is one entry of the config a bundle's module receives
+// (sdk.BundledPlugin in wasm-plugins/sdk).
+type bundledPlugin struct {
+	Name   string          `json:"name"`
+	Policy string          `json:"policy"`
+	Config json.RawMessage `json:"config,omitempty"`
+}
+
+// joinBundle replaces the bundled plugins of specs (next to each other, as
+// checkBundle made sure) by one, named name, running wasm (see Bundle).
+func joinBundle(specs []wasmhost.PluginOptions, in map[string]bool, name string, wasm []byte) ([]wasmhost.PluginOptions, error) {
+	out := make([]wasmhost.PluginOptions, 0, len(specs))
+	var members []bundledPlugin
+	b := wasmhost.PluginOptions{Name: name, Wasm: wasm, Trusted: true, Policy: wasmhost.FailOpen, MaxCalls: -1}
+	defaultPool, defaultWarm := false, false
+	at := -1
+	for _, s := range specs {
+		if !in[s.Name] {
+			out = append(out, s)
+			continue
+		}
+		if at < 0 {
+			at = len(out)
+			out = append(out, wasmhost.PluginOptions{}) // the bundle's place
+		}
+		policy := "fail_open"
+		if s.Policy == wasmhost.FailClosed {
+			policy = "fail_closed"
+			b.Policy = wasmhost.FailClosed
+		}
+		members = append(members, bundledPlugin{Name: s.Name, Policy: policy, Config: s.Config})
+		b.Trusted = b.Trusted && s.Trusted
+		b.Budget += cmp.Or(s.Budget, wasmhost.DefaultBudget)
+		b.MemoryLimitPages = max(b.MemoryLimitPages, cmp.Or(s.MemoryLimitPages, wasmhost.DefaultMemoryLimitPages))
+		defaultPool = defaultPool || s.PoolSize == 0
+		defaultWarm = defaultWarm || s.Warm == 0
+		b.PoolSize, b.Warm = max(b.PoolSize, s.PoolSize), max(b.Warm, s.Warm)
+		if calls := cmp.Or(s.MaxCalls, wasmhost.DefaultMaxCalls); calls > 0 && (b.MaxCalls < 0 || calls < b.MaxCalls) {
+			b.MaxCalls = calls
+		}
+	}
+	if defaultPool {
+		b.PoolSize = 0
+	}
+	if defaultWarm {
+		b.Warm = 0
+	}
+	if b.PoolSize > 0 && b.Warm > b.PoolSize {
+		b.Warm = b.PoolSize
+	}
+	cfg, err := json.Marshal(map[string]any{"plugins": members})
+	if err != nil {
+		return nil, fmt.Errorf("wasmchain: bundle %s: %w", name, err)
+	}
+	b.Config = cfg
+	out[at] = b
 	return out, nil
 }
 

@@ -19,7 +19,7 @@ out="$(cd "$out" && pwd)"
 go="${GO:-go}"
 # Plugins using the tremolo host module; plugintest keeps the same
 # list (HostModulePlugins).
-host_module_plugins=" jwt ratelimit "
+host_module_plugins=" jwt ratelimit bundle "
 
 build_go() { # name tags file
   (cd "$repo" && GOOS=wasip1 GOARCH=wasm CGO_ENABLED=0 "$go" build -buildmode=c-shared -trimpath \

@@ -317,9 +317,11 @@ func TestChainReloadUnderLoad(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("this is not a WebAssembly module"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	broken := regexp.MustCompile(`\S*/colour\.wasm`).ReplaceAllString(string(raw), bad)
+	// The default chain runs its plugins bundled: bundle.wasm is the module
+	// it loads.
+	broken := regexp.MustCompile(`\S*/bundle\.wasm`).ReplaceAllString(string(raw), bad)
 	if broken == string(raw) {
-		t.Fatal("the chain file does not name colour.wasm")
+		t.Fatal("the chain file does not name bundle.wasm")
 	}
 	if err := os.WriteFile(chain, []byte(broken), 0o644); err != nil {
 		t.Fatal(err)

@@ -4,9 +4,12 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"sigs.k8s.io/yaml"
 
 	"github.com/tremolo-dev/tremolo/platform/token"
 	"github.com/tremolo-dev/tremolo/platform/wasmchain"
@@ -73,7 +76,9 @@ type benchChain struct {
 }
 
 // benchChains returns a token for user 42 and the default chain, compiled
-// in and as WebAssembly, in front of a handler that does nothing.
+// in, as WebAssembly (its plugins bundled in one module, as the file says)
+// and as WebAssembly with each plugin a module of its own ("modules"), in
+// front of a handler that does nothing.
 func benchChains(b *testing.B) (string, []benchChain) {
 	key := []byte(strings.Repeat("k", 32))
 	signer, err := token.NewSigner(key, time.Hour, time.Minute)
@@ -92,17 +97,20 @@ func benchChains(b *testing.B) (string, []benchChain) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = rt.Close(context.Background()) })
-	p := &plugins{file: file, vars: chainVars(key), rt: rt}
-	wasm, err := p.front(nothing)
-	if err != nil {
-		b.Fatal(err)
+	load := func(file string) http.Handler {
+		p := &plugins{file: file, vars: chainVars(key), rt: rt}
+		h, err := p.front(nothing)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = p.chain.Close(context.Background()) })
+		return h
 	}
-	b.Cleanup(func() { _ = p.chain.Close(context.Background()) })
 	native, err := nativeChain(file, chainVars(key))(nothing)
 	if err != nil {
 		b.Fatal(err)
 	}
-	return tok, []benchChain{{MiddlewareGo, native}, {MiddlewareWasm, wasm}}
+	return tok, []benchChain{{MiddlewareGo, native}, {MiddlewareWasm, load(file)}, {"modules", load(withoutBundle(b, file))}}
 }
 
 // serveFeedRequest sends what the app sends (tools/bench/edge's request)
@@ -116,6 +124,32 @@ func serveFeedRequest(b *testing.B, h http.Handler, tok string) {
 	if w.Code != http.StatusOK || w.Body.Len() != 0 {
 		b.Fatalf("the chain answered %d %q itself", w.Code, w.Body)
 	}
+}
+
+// withoutBundle writes the chain file at path without its bundle: each
+// plugin a module of its own.
+func withoutBundle(b *testing.B, path string) string {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var f wasmchain.File
+	if err := yaml.UnmarshalStrict(raw, &f); err != nil {
+		b.Fatal(err)
+	}
+	if f.Bundle == nil {
+		b.Fatal("the default chain has no bundle")
+	}
+	f.Bundle = nil
+	out, err := yaml.Marshal(f)
+	if err != nil {
+		b.Fatal(err)
+	}
+	modules := strings.TrimSuffix(path, ".yaml") + "-modules.yaml"
+	if err := os.WriteFile(modules, out, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	return modules
 }
 
 // benchChainFile writes the default chain file with modules built for the

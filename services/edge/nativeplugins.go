@@ -30,7 +30,7 @@ var nativePlugins = map[string]sdk.Factory{
 // rate-limit buckets in the process.
 func nativeChain(file string, vars map[string]string) func(http.Handler) (http.Handler, error) {
 	return func(next http.Handler) (http.Handler, error) {
-		specs, err := wasmchain.ReadFile(file, vars)
+		specs, err := wasmchain.ReadPlugins(file, vars)
 		if err != nil {
 			return nil, fmt.Errorf("edge: -edge-middleware=go: %w", err)
 		}

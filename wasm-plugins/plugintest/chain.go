@@ -12,7 +12,8 @@ import (
 )
 
 // WriteChain writes, in a new directory, a copy of the chain file src with
-// each plugin's module built for the test (Wasm) beside it, and returns
+// each plugin's module, and its bundle's, built for the test (Wasm) beside
+// it, and returns
 // the copy's path. edit, if not nil, may change each plugin's entry (its
 // config as a map) first: tests raise rate limits with it, say.
 func WriteChain(tb testing.TB, src string, edit func(p *wasmchain.Plugin, config map[string]any)) string {
@@ -43,6 +44,13 @@ func WriteChain(tb testing.TB, src string, edit func(p *wasmchain.Plugin, config
 				tb.Fatal(err)
 			}
 		}
+	}
+	if f.Bundle != nil {
+		module := filepath.Join(dir, "bundle.wasm")
+		if err := os.WriteFile(module, Wasm(tb, "bundle", false), 0o644); err != nil {
+			tb.Fatal(err)
+		}
+		f.Bundle.Wasm = module
 	}
 	out, err := yaml.Marshal(f)
 	if err != nil {

@@ -44,7 +44,7 @@ const FilesEnv = "TREMOLO_PLUGIN_FILES"
 // HostModulePlugins are the plugins that use the tremolo host module, and
 // so are built twice: <name>.wasm with -tags tremolo, <name>.portable.wasm
 // without. build.sh keeps the same list.
-var HostModulePlugins = map[string]bool{"jwt": true, "ratelimit": true}
+var HostModulePlugins = map[string]bool{"jwt": true, "ratelimit": true, "bundle": true}
 
 // FileName returns the module file of plugin name: the portable build when
 // portable is true (the only build of a plugin without the host module).
@@ -104,7 +104,7 @@ func Wasm(tb testing.TB, name string, portable bool) []byte {
 		if !portable && HostModulePlugins[name] {
 			tags = "tremolo"
 		}
-		b.wasm, b.err = goBuild(name, tags, file)
+		b.wasm, b.err = goBuild("./wasm-plugins/"+name+"/plugin", tags, file)
 	})
 	if b.err != nil {
 		tb.Fatalf("plugin module %s: %v", file, b.err)
@@ -150,7 +150,23 @@ func RunfilePath(p string) string {
 // the working directory (a test's package directory).
 func RepoRoot() (string, error) { return wasmhosttest.RepoRoot() }
 
-func goBuild(name, tags, file string) ([]byte, error) {
+// Package returns the module built from the package at pkg, a path from the
+// repository's root ("./wasm-plugins/bundle/testdata/faulty"), with build
+// tags (none when empty): test modules that are not plugins of their own.
+// It is built once per test binary, with the go command, so it runs under
+// go test only.
+func Package(tb testing.TB, pkg, tags string) []byte {
+	tb.Helper()
+	file := strings.NewReplacer("/", "_", ".", "_").Replace(pkg) + "_" + tags + ".wasm"
+	b := getBuild(file)
+	b.once.Do(func() { b.wasm, b.err = goBuild(pkg, tags, file) })
+	if b.err != nil {
+		tb.Fatalf("module %s: %v", pkg, b.err)
+	}
+	return b.wasm
+}
+
+func goBuild(pkg, tags, file string) ([]byte, error) {
 	root, err := RepoRoot()
 	if err != nil {
 		return nil, err
@@ -164,7 +180,7 @@ func goBuild(name, tags, file string) ([]byte, error) {
 	if tags != "" {
 		args = append(args, "-tags", tags)
 	}
-	args = append(args, "./wasm-plugins/"+name+"/plugin")
+	args = append(args, pkg)
 	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), args...)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")

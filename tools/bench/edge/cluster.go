@@ -31,10 +31,7 @@ func startCluster(dir, mw, chain string, serverArgs []string) (target, func(), e
 		n, _ := strconv.Atoi(p)
 		return n
 	}
-	edgeArgs := []string{"-edge-middleware", mw}
-	if mw != "native" {
-		edgeArgs = append(edgeArgs, "-edge-plugins", chain, "-edge-plugins-cache", filepath.Join(dir, "wasm-cache-cluster"))
-	}
+	edgeArgs := edgeArgs(mw, chain, dir)
 	c, err := cluster.Start(ctx, cluster.Options{
 		Dir: cdir, RepoRoot: root,
 		EdgeAddr: freeAddr(), MediaAddr: freeAddr(), EtcdPort: port(), EtcdPeerPort: port(),

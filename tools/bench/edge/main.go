@@ -19,9 +19,11 @@
 // -middleware lists the edge middlewares to measure, each in an all-in-one
 // process of its own, alternating with the others and hello: native (the
 // token check in Go, the default), wasm (the plugin chain, built with
-// wasm-plugins/build.sh, rate limits raised above the load) and go (the
-// same chain's plugins compiled in): wasm against go is what the plugins
-// cost for being WebAssembly.
+// wasm-plugins/build.sh, rate limits raised above the load, its plugins in
+// one module as wasm-plugins/chain.yaml bundles them), modules (the same
+// chain with each plugin a module of its own) and go (the same chain's
+// plugins compiled in): wasm against go is what the plugins cost for being
+// WebAssembly.
 //
 //	go run ./tools/bench/edge -duration 10s -rounds 3 -conns 32
 //	go run ./tools/bench/edge -driver wrk -duration 10s -rounds 3 -conns 32
@@ -72,8 +74,8 @@ func main() {
 	serverArgs := flag.String("server-args", "", "extra flags for the all-in-one server, space-separated (e.g. \"-feed-page-ttl=0 -local-loopback\" to measure without the shared page and in-process calls)")
 	flag.Parse()
 	for _, mw := range strings.Split(*middlewares, ",") {
-		if mw != "native" && mw != "wasm" && mw != "go" {
-			fmt.Fprintf(os.Stderr, "edge bench: -middleware %q: want native, wasm or go\n", mw)
+		if mw != "native" && mw != "wasm" && mw != "modules" && mw != "go" {
+			fmt.Fprintf(os.Stderr, "edge bench: -middleware %q: want native, wasm, modules or go\n", mw)
 			os.Exit(2)
 		}
 	}
@@ -145,10 +147,7 @@ func run(driver string, duration time.Duration, rounds, conns, uploads int, midd
 		file       = videotest.Sized(5 << 20)
 	)
 	for i, mw := range middlewares {
-		args := append([]string{"-edge-middleware", mw}, serverArgs...)
-		if mw != "native" {
-			args = append(args, "-edge-plugins", chain, "-edge-plugins-cache", filepath.Join(dir, "wasm-cache"))
-		}
+		args := append(edgeArgs(mw, chain, dir), serverArgs...)
 		srv, err := startEdge(bin, filepath.Join(dir, "data-"+mw), args)
 		if err != nil {
 			return err
@@ -171,10 +170,7 @@ func run(driver string, duration time.Duration, rounds, conns, uploads int, midd
 
 	if extra.tracingOff {
 		mw := middlewares[0]
-		args := append([]string{"-edge-middleware", mw, "-tracing=false"}, serverArgs...)
-		if mw != "native" {
-			args = append(args, "-edge-plugins", chain, "-edge-plugins-cache", filepath.Join(dir, "wasm-cache"))
-		}
+		args := append(append(edgeArgs(mw, chain, dir), "-tracing=false"), serverArgs...)
 		srv, err := startEdge(bin, filepath.Join(dir, "data-notrace"), args)
 		if err != nil {
 			return err
@@ -232,7 +228,7 @@ func run(driver string, duration time.Duration, rounds, conns, uploads int, midd
 		fmt.Printf("| edge /douyin/feed/ (30 videos, token), %s | %.0f | %.2f | %.2f | %.1f | %.1f | %.3f |\n", t.name, f.qps, ms(f.p50), ms(f.p99), us(f.cpu), us(f.driver), f.qps/h.qps)
 		fmt.Printf("ratio %s / feed/%s: %.3f req/s, server CPU %+.1f µs/req\n", t.name, middlewares[0], f.qps/base.qps, us(f.cpu-base.cpu))
 	}
-	for _, pair := range [][2]string{{"wasm", "go"}, {"wasm", "native"}, {"go", "native"}} {
+	for _, pair := range [][2]string{{"wasm", "go"}, {"modules", "go"}, {"wasm", "modules"}, {"wasm", "native"}, {"go", "native"}} {
 		a, okA := feeds[pair[0]]
 		b, okB := feeds[pair[1]]
 		if okA && okB {
@@ -240,7 +236,7 @@ func run(driver string, duration time.Duration, rounds, conns, uploads int, midd
 		}
 	}
 	for _, t := range targets {
-		if strings.HasSuffix(t.name, "/wasm") {
+		if strings.HasSuffix(t.name, "/wasm") || strings.HasSuffix(t.name, "/modules") {
 			if err := printWarmUp(t.base); err != nil {
 				return err
 			}
@@ -361,10 +357,27 @@ func profile(t target, conns int) {
 	}
 }
 
+// edgeArgs are the all-in-one's flags for the edge middleware mw (see
+// -middleware) with the bench chain file chain (benchChain).
+func edgeArgs(mw, chain, dir string) []string {
+	switch mw {
+	case "native":
+		return []string{"-edge-middleware", "native"}
+	case "modules":
+		chain = modulesChain(chain)
+		mw = "wasm"
+	}
+	return []string{"-edge-middleware", mw, "-edge-plugins", chain, "-edge-plugins-cache", filepath.Join(dir, "wasm-cache")}
+}
+
+// modulesChain is the path of the bench chain file without its bundle.
+func modulesChain(chain string) string { return strings.TrimSuffix(chain, ".yaml") + "-modules.yaml" }
+
 // benchChain builds the plugins (wasm-plugins/build.sh) into dir/plugins
 // and writes dir/chain.yaml: the default chain, naming those modules, with
 // rate limits far above the load (the benchmark's one viewer would
-// otherwise be refused after a few requests; the buckets are still taken).
+// otherwise be refused after a few requests; the buckets are still taken),
+// and beside it the same chain without its bundle (modulesChain).
 func benchChain(dir string) (string, error) {
 	plugins := filepath.Join(dir, "plugins")
 	if out, err := exec.Command("bash", "wasm-plugins/build.sh", plugins).CombinedOutput(); err != nil {
@@ -395,12 +408,24 @@ func benchChain(dir string) (string, error) {
 			}
 		}
 	}
-	out, err := yaml.Marshal(f)
-	if err != nil {
+	if f.Bundle == nil {
+		return "", fmt.Errorf("wasm-plugins/chain.yaml has no bundle: the wasm and modules rows would be the same chain")
+	}
+	f.Bundle.Wasm = filepath.Join(plugins, filepath.Base(f.Bundle.Wasm))
+	path := filepath.Join(dir, "chain.yaml")
+	if err := writeYAML(path, f); err != nil {
 		return "", err
 	}
-	path := filepath.Join(dir, "chain.yaml")
-	return path, os.WriteFile(path, out, 0o644)
+	f.Bundle = nil
+	return path, writeYAML(modulesChain(path), f)
+}
+
+func writeYAML(path string, v any) error {
+	out, err := yaml.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, out, 0o644)
 }
 
 // printWarmUp prints how long each plugin's warm instances took to create

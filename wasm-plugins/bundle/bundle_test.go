@@ -1,0 +1,328 @@
+package bundle_test
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"sigs.k8s.io/yaml"
+
+	"github.com/tremolo-dev/tremolo/platform/token"
+	"github.com/tremolo-dev/tremolo/platform/wasmchain"
+	"github.com/tremolo-dev/tremolo/platform/wasmhost"
+	"github.com/tremolo-dev/tremolo/wasm-plugins/plugintest"
+)
+
+func TestMain(m *testing.M) { os.Exit(plugintest.Main(m)) }
+
+// seen is what the handler behind a chain saw of one request, and what the
+// client got.
+type seen struct {
+	passed  bool
+	headers map[string]string // the request headers of interest, as next saw them
+	status  int
+	body    string
+	respHdr map[string]string
+}
+
+var watched = []string{"X-Tremolo-User-Id", "X-Tremolo-Version", "X-Tremolo-Experiment", "X-Cell-ID", "X-Traffic-Tag"}
+
+// serve sends r through h and records what happened.
+func serve(h http.Handler, r *http.Request) seen {
+	var s seen
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.passed = true
+		s.headers = map[string]string{}
+		for _, k := range watched {
+			s.headers[k] = strings.Join(r.Header.Values(k), ",")
+		}
+		if n := len(r.Header.Values("X-Request-Id")); n != 1 {
+			s.headers["X-Request-Id count"] = string(rune('0' + n))
+		}
+	})
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), nextKey{}, http.Handler(next))))
+	s.status, s.body = w.Code, w.Body.String()
+	s.respHdr = map[string]string{
+		"Retry-After":  w.Header().Get("Retry-After"),
+		"Content-Type": w.Header().Get("Content-Type"),
+	}
+	return s
+}
+
+type nextKey struct{}
+
+// viaContext calls the handler serve put in the request's context, so one
+// loaded chain serves every request of a test.
+var viaContext = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	r.Context().Value(nextKey{}).(http.Handler).ServeHTTP(w, r)
+})
+
+// loadChain loads the chain file at path as the edge does.
+func loadChain(t *testing.T, path string, vars map[string]string) http.Handler {
+	t.Helper()
+	ctx := context.Background()
+	rt, err := wasmhost.NewRuntime(ctx, wasmhost.RuntimeOptions{CacheDir: filepath.Join(os.TempDir(), "tremolo-bundle-test-cache")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rt.Close(ctx) })
+	c, err := wasmchain.New(ctx, viaContext, wasmchain.Options{Path: path, Vars: vars, Runtime: rt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close(ctx) })
+	return c
+}
+
+// TestSameAsModules runs the app's requests through the default chain as
+// the edge loads it (its plugins bundled in one module) and through the same
+// chain with each plugin a module of its own: both must do the same.
+func TestSameAsModules(t *testing.T) {
+	key := []byte(strings.Repeat("k", 32))
+	vars := map[string]string{"jwt_key_base64": base64.StdEncoding.EncodeToString(key)}
+	bundled := plugintest.WriteChain(t, "../chain.yaml", nil)
+	raw, err := os.ReadFile(bundled)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f wasmchain.File
+	if err := yaml.UnmarshalStrict(raw, &f); err != nil {
+		t.Fatal(err)
+	}
+	if f.Bundle == nil {
+		t.Fatal("wasm-plugins/chain.yaml has no bundle")
+	}
+	f.Bundle = nil
+	out, err := yaml.Marshal(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	modules := filepath.Join(filepath.Dir(bundled), "modules.yaml")
+	if err := os.WriteFile(modules, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	signer, err := token.NewSigner(key, time.Hour, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := signer.Sign(42)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := token.NewSigner([]byte(strings.Repeat("x", 32)), time.Hour, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged, err := other.Sign(42)
+	if err != nil {
+		t.Fatal(err)
+	}
+	requests := []struct {
+		name string
+		make func() *http.Request
+		pass bool
+	}{
+		{"public route, no token", func() *http.Request {
+			return httptest.NewRequest(http.MethodGet, "/douyin/feed/?latest_time=0&traffic_tag=shadow", nil)
+		}, true},
+		{"token in the query", func() *http.Request {
+			return httptest.NewRequest(http.MethodGet, "/douyin/favorite/list/?user_id=42&token="+tok, nil)
+		}, true},
+		{"token in a form", func() *http.Request {
+			r := httptest.NewRequest(http.MethodPost, "/douyin/favorite/action/", strings.NewReader("video_id=1&action_type=1&token="+tok))
+			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			return r
+		}, true},
+		{"a client's own user id is not trusted", func() *http.Request {
+			r := httptest.NewRequest(http.MethodGet, "/douyin/feed/", nil)
+			r.Header.Set("X-Tremolo-User-Id", "1")
+			return r
+		}, true},
+		{"forged token", func() *http.Request {
+			return httptest.NewRequest(http.MethodGet, "/douyin/favorite/list/?user_id=42&token="+forged, nil)
+		}, false},
+		{"no token on a private route", func() *http.Request {
+			return httptest.NewRequest(http.MethodGet, "/douyin/relation/follow/list/?user_id=42", nil)
+		}, false},
+	}
+	// Bots get 10 requests, then the rate limit's refusal (Retry-After).
+	for i := range 12 {
+		requests = append(requests, struct {
+			name string
+			make func() *http.Request
+			pass bool
+		}{"bot " + string(rune('a'+i)), func() *http.Request {
+			r := httptest.NewRequest(http.MethodGet, "/douyin/feed/", nil)
+			r.Header.Set("User-Agent", "ExampleBot/1.0 (crawler)")
+			return r
+		}, i < 10})
+	}
+
+	hb, hm := loadChain(t, bundled, vars), loadChain(t, modules, vars)
+	for _, c := range requests {
+		b, m := serve(hb, c.make()), serve(hm, c.make())
+		if b.passed != c.pass {
+			t.Errorf("%s: bundled chain passed the request: %v, want %v (answer %d %s)", c.name, b.passed, c.pass, b.status, b.body)
+		}
+		if !equal(b, m) {
+			t.Errorf("%s: the bundled chain and the chain of modules differ:\n bundled %+v\n modules %+v", c.name, b, m)
+		}
+	}
+}
+
+func equal(a, b seen) bool {
+	if a.passed != b.passed || a.status != b.status || a.body != b.body || len(a.headers) != len(b.headers) {
+		return false
+	}
+	for k, v := range a.headers {
+		if b.headers[k] != v {
+			return false
+		}
+	}
+	for k, v := range a.respHdr {
+		if b.respHdr[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// faulty loads the test bundle of testdata/faulty (colour, then "fault",
+// which sets X-Fault-Was-Here and panics on X-Panic) with fault's policy,
+// and returns it in front of next, with the host's metrics.
+func faulty(t *testing.T, tags, faultPolicy string, hostPolicy wasmhost.Policy, next http.Handler) (http.Handler, *prometheus.Registry, *[]error) {
+	t.Helper()
+	ctx := context.Background()
+	reg := prometheus.NewRegistry()
+	rt, err := wasmhost.NewRuntime(ctx, wasmhost.RuntimeOptions{Registerer: reg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rt.Close(ctx) })
+	config := `{"plugins": [
+		{"name": "colour", "policy": "fail_open", "config": {"cells": 16}},
+		{"name": "fault", "policy": "` + faultPolicy + `"}]}`
+	p, err := rt.Load(ctx, wasmhost.PluginOptions{
+		Name: "faulty", Wasm: plugintest.Package(t, "./wasm-plugins/bundle/testdata/faulty", tags),
+		Config: []byte(config), Policy: hostPolicy, Trusted: true, Warm: 1, PoolSize: 1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close(ctx) })
+	var denied []error
+	return p.Wrap(next, func(w http.ResponseWriter, r *http.Request, err error) {
+		denied = append(denied, err)
+		http.Error(w, "denied", http.StatusForbidden)
+	}), reg, &denied
+}
+
+func faultyRequest(panic bool) *http.Request {
+	r := httptest.NewRequest(http.MethodGet, "/douyin/feed/", nil)
+	r.Header.Set("X-Tremolo-User-Id", "7")
+	if panic {
+		r.Header.Set("X-Panic", "1")
+	}
+	return r
+}
+
+// TestFailOpenPluginSkipped: a fail_open plugin of a bundle that panics is
+// skipped as if absent (nothing it set remains; the plugins before it still
+// did their work, once), the failure is counted, and the instance that
+// recovered is retired rather than pooled.
+func TestFailOpenPluginSkipped(t *testing.T) {
+	var got http.Header
+	h, reg, denied := faulty(t, "tremolo", "fail_open", wasmhost.FailClosed, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r.Header.Clone()
+	}))
+	for _, panics := range []bool{false, true, true, false} {
+		got = nil
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, faultyRequest(panics))
+		if got == nil {
+			t.Fatalf("panic=%v: the request did not reach next (answer %d %q)", panics, w.Code, w.Body)
+		}
+		if want := ""; panics && (got.Get("X-Fault-Was-Here") != want || w.Header().Get("X-Fault-Was-Here") != want) {
+			t.Errorf("panic=%v: the failed plugin's changes remained: request %q, response %q", panics, got.Get("X-Fault-Was-Here"), w.Header().Get("X-Fault-Was-Here"))
+		}
+		if !panics && got.Get("X-Fault-Was-Here") != "yes" {
+			t.Errorf("panic=%v: fault did not run", panics)
+		}
+		if got.Get("X-Cell-ID") == "" || len(got.Values("X-Request-Id")) != 1 || len(w.Header().Values("X-Request-Id")) != 1 {
+			t.Errorf("panic=%v: colour's work should be there once: cell %q, request ids %q, echoed %q",
+				panics, got.Get("X-Cell-ID"), got.Values("X-Request-Id"), w.Header().Values("X-Request-Id"))
+		}
+	}
+	if len(*denied) != 0 {
+		t.Errorf("requests denied: %v", *denied)
+	}
+	if n := counter(t, reg, "tremolo_wasm_plugin_counter_total", "name", "fault_failures"); n != 2 {
+		t.Errorf("fault_failures = %v, want 2", n)
+	}
+	if n := counter(t, reg, "tremolo_wasm_instances_discarded_total", "reason", "retired"); n != 2 {
+		t.Errorf("instances retired = %v, want 2 (one per recovered panic)", n)
+	}
+}
+
+// TestFailClosedPluginFailsTheBundle: a fail_closed plugin's panic fails the
+// whole call, and the host's policy for the bundle decides; so does a
+// fail_open one's in a portable build, whose host cannot undo its changes.
+func TestFailClosedPluginFailsTheBundle(t *testing.T) {
+	for _, c := range []struct{ name, tags, policy string }{
+		{"fail_closed plugin", "tremolo", "fail_closed"},
+		{"fail_open plugin, portable build", "", "fail_open"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			passed := false
+			h, _, denied := faulty(t, c.tags, c.policy, wasmhost.FailClosed, http.HandlerFunc(func(http.ResponseWriter, *http.Request) { passed = true }))
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, faultyRequest(true))
+			if passed || len(*denied) != 1 {
+				t.Fatalf("passed %v, denials %v, answer %d %q: want the request denied once", passed, *denied, w.Code, w.Body)
+			}
+			var werr *wasmhost.Error
+			if !errors.As((*denied)[0], &werr) || werr.Plugin != "faulty" {
+				t.Errorf("denied with %v, want the bundle's failure", (*denied)[0])
+			}
+			h.ServeHTTP(httptest.NewRecorder(), faultyRequest(false))
+			if !passed {
+				t.Error("the next request, without X-Panic, did not pass")
+			}
+		})
+	}
+}
+
+// counter returns the value of the counter name whose label is value.
+func counter(t *testing.T, reg *prometheus.Registry, name, label, value string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, lp := range m.GetLabel() {
+				if lp.GetName() == label && lp.GetValue() == value {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	t.Fatalf("no %s{%s=%q}", name, label, value)
+	return 0
+}

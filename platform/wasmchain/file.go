@@ -70,12 +70,16 @@ type File struct {
 //   - a budget the sum of theirs (wasmhost.DefaultBudget for those without);
 //   - the largest memory cap of theirs (wasmhost's default for those
 //     without), since their heaps share the instance;
-//   - the largest pool_size and warm of theirs, or wasmhost's default when
-//     one of them leaves it so (warm at most pool_size);
+//   - the largest pool_size of theirs (wasmhost.DefaultPoolSize for those
+//     without; the default itself when all are), and the largest warm of
+//     those who set one, at most the pool;
 //   - the smallest max_calls of theirs (wasmhost's default for those
 //     without, never recycled only if all of them say so).
 //
-// Their own wasm is not read, so it may be left out.
+// Their own wasm is not read, so it may be left out. The host knows only
+// the bundle: metrics (calls, latencies, failures, the plugins' counters)
+// and the rate-limit buckets' key prefix are the bundle's name, not
+// theirs; a plugin that fails inside is named in the log.
 type Bundle struct {
 	// Name identifies the bundle in metrics and logs (default "bundle");
 	// it must not be a plugin's name.
@@ -89,7 +93,8 @@ type Bundle struct {
 // Plugin is one entry of a chain file. Zero values take wasmhost's
 // defaults.
 type Plugin struct {
-	// Name identifies the plugin in metrics and logs.
+	// Name identifies the plugin in metrics and logs (a bundled plugin's
+	// are the bundle's: see Bundle) and in dynamic configs.
 	Name string `json:"name"`
 	// Wasm is the module's path, relative to the chain file's directory.
 	Wasm string `json:"wasm"`
@@ -249,6 +254,9 @@ func checkBundle(path string, f File) (map[string]bool, error) {
 	}
 	index := make(map[string]int, len(f.Plugins))
 	for i, p := range f.Plugins {
+		if _, dup := index[p.Name]; dup {
+			return nil, nil // readFile reports the second plugin of this name
+		}
 		index[p.Name] = i
 	}
 	name := bundleName(b)
@@ -285,7 +293,7 @@ func joinBundle(specs []wasmhost.PluginOptions, in map[string]bool, name string,
 	out := make([]wasmhost.PluginOptions, 0, len(specs))
 	var members []bundledPlugin
 	b := wasmhost.PluginOptions{Name: name, Wasm: wasm, Trusted: true, Policy: wasmhost.FailOpen, MaxCalls: -1}
-	defaultPool, defaultWarm := false, false
+	explicitPool := false
 	at := -1
 	for _, s := range specs {
 		if !in[s.Name] {
@@ -305,21 +313,16 @@ func joinBundle(specs []wasmhost.PluginOptions, in map[string]bool, name string,
 		b.Trusted = b.Trusted && s.Trusted
 		b.Budget += cmp.Or(s.Budget, wasmhost.DefaultBudget)
 		b.MemoryLimitPages = max(b.MemoryLimitPages, cmp.Or(s.MemoryLimitPages, wasmhost.DefaultMemoryLimitPages))
-		defaultPool = defaultPool || s.PoolSize == 0
-		defaultWarm = defaultWarm || s.Warm == 0
-		b.PoolSize, b.Warm = max(b.PoolSize, s.PoolSize), max(b.Warm, s.Warm)
+		explicitPool = explicitPool || s.PoolSize > 0
+		b.PoolSize = max(b.PoolSize, cmp.Or(s.PoolSize, wasmhost.DefaultPoolSize()))
+		b.Warm = max(b.Warm, s.Warm)
 		if calls := cmp.Or(s.MaxCalls, wasmhost.DefaultMaxCalls); calls > 0 && (b.MaxCalls < 0 || calls < b.MaxCalls) {
 			b.MaxCalls = calls
 		}
 	}
-	if defaultPool {
-		b.PoolSize = 0
-	}
-	if defaultWarm {
-		b.Warm = 0
-	}
-	if b.PoolSize > 0 && b.Warm > b.PoolSize {
-		b.Warm = b.PoolSize
+	b.Warm = min(b.Warm, b.PoolSize)
+	if !explicitPool {
+		b.PoolSize = 0 // the default, decided where the bundle loads
 	}
 	cfg, err := json.Marshal(map[string]any{"plugins": members})
 	if err != nil {

@@ -327,8 +327,8 @@ func TestReadFileBundleDefaults(t *testing.T) {
 		name, a, b                  string
 		pool, warm, maxCalls, pages int
 	}{
-		{"one leaves the pool to the default", "warm: 8", "pool_size: 4", 0, 0, wasmhost.DefaultMaxCalls, wasmhost.DefaultMemoryLimitPages},
-		{"warm capped by the pool", "{pool_size: 2, warm: 2}", "{pool_size: 4, warm: 8}", 4, 4, wasmhost.DefaultMaxCalls, wasmhost.DefaultMemoryLimitPages},
+		{"one leaves the pool to the default", "warm: 8", "pool_size: 4", max(4, wasmhost.DefaultPoolSize()), min(8, max(4, wasmhost.DefaultPoolSize())), wasmhost.DefaultMaxCalls, wasmhost.DefaultMemoryLimitPages},
+		{"the largest pool and warm-up", "{pool_size: 64, warm: 32}", "warm: 2", 64, 32, wasmhost.DefaultMaxCalls, wasmhost.DefaultMemoryLimitPages},
 		{"never recycled only if both say so", "max_calls: -1", "max_calls: -1", 0, 0, -1, wasmhost.DefaultMemoryLimitPages},
 		{"recycled as often as one asks", "max_calls: -1", "max_calls: 7", 0, 0, 7, wasmhost.DefaultMemoryLimitPages},
 		{"the default memory cap when larger", "memory_limit_mib: 4", "{}", 0, 0, wasmhost.DefaultMaxCalls, wasmhost.DefaultMemoryLimitPages},

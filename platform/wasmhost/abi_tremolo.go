@@ -224,8 +224,9 @@ func (p *Plugin) logBucketError(err error) {
 	p.logger.Error("wasm plugin: bucket store failed; letting requests through", "error", err)
 }
 
-// retire: (). The instance finishes the current call, then is discarded
-// instead of going back to the pool: a guest that recovered from a failure
+// retire: (). The instance serves the rest of its request (its
+// handle_response too), then is discarded instead of going back to the
+// pool: a guest that recovered from a failure
 // it cannot vouch for (wasm-plugins/sdk's bundles, when one of their
 // fail-open plugins panics) asks not to serve another request.
 func (ex *exchange) retire(api.Memory, []uint64) {
@@ -238,8 +239,10 @@ func (ex *exchange) retire(api.Memory, []uint64) {
 // goes back to how the plugin received it: request headers, method and URI,
 // and the response it staged (headers, status, body). What it read of the
 // request body stays read, and a body it wrote (write_body on the request)
-// stays written: the guest owns those. A bundle (wasm-plugins/sdk) calls it
-// to skip a fail-open plugin that panicked, and runs its plugins again.
+// stays written: the guest owns those; and what it set still counts against
+// maxHeaderBytes, so undoing cannot lift that bound. Not after next. A
+// bundle (wasm-plugins/sdk) calls it to skip a fail-open plugin that
+// panicked, and runs its plugins again.
 func (ex *exchange) undoRequest(api.Memory, []uint64) {
 	ex.request("undo_request")
 	if ex.afterNext {
@@ -247,7 +250,7 @@ func (ex *exchange) undoRequest(api.Memory, []uint64) {
 	}
 	ex.undoHeaders()
 	ex.r, ex.ownHeader, ex.ownTrailer = ex.orig, false, false
-	ex.header, ex.headerSet, ex.status, ex.body = nil, false, 0, nil
+	ex.header, ex.headerSet, ex.status, ex.body, ex.respRead = nil, false, 0, nil, 0
 }
 
 // counter_add: (name, name_len, delta i64). The name is sanitised to

@@ -40,7 +40,9 @@
 //
 // # Metrics
 //
-// All series are labelled by plugin:
+// All series are labelled by plugin, the name it was loaded under: a
+// bundle of several plugins in one module (wasm-plugins/sdk's Bundle) has
+// one set of series, its plugins' counters among them:
 //
 //	tremolo_wasm_calls_total{plugin,phase}
 //	tremolo_wasm_failures_total{plugin,kind}

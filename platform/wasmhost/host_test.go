@@ -395,3 +395,45 @@ func TestBucketStoreHangs(t *testing.T) {
 		t.Fatalf("bucket errors = %v", got)
 	}
 }
+
+// TestUndoRequest: tremolo.undo_request puts back what the guest changed
+// before it (headers, URI, the staged response) but not a body it wrote,
+// and what it changes after stays; tremolo.retire discards the instance
+// when its request ends.
+func TestUndoRequest(t *testing.T) {
+	h := newHost(t, RuntimeOptions{})
+	p := h.load(t, "undo", PluginOptions{PoolSize: 1})
+	// The plugin's changes are undone once the request is through (see
+	// exchange), so next's view is copied while it runs.
+	var seen http.Header
+	handler := p.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen = r.Header.Clone()
+		upstream().ServeHTTP(w, r)
+	}), denied)
+
+	w := do(handler, "GET", "/orig?q=1", "the body", "X-Keep", "kept")
+	if w.Code != 200 || w.Header().Get("X-Staged") != "" || !strings.HasPrefix(w.Body.String(), "upstream GET /orig?q=1 ") {
+		t.Errorf("answer %d %v %q: the staged response or the URI change survived the undo", w.Code, w.Header(), w.Body)
+	}
+	if !strings.HasSuffix(w.Body.String(), "body=the body") {
+		t.Errorf("answer %q: the body did not reach next whole", w.Body)
+	}
+	if seen.Get("X-Keep") != "kept" || seen.Get("X-Changed") != "" || seen.Get("X-After") != "1" {
+		t.Errorf("next saw X-Keep %q, X-Changed %q, X-After %q: want kept, none, 1 (the change after the undo)",
+			seen.Get("X-Keep"), seen.Get("X-Changed"), seen.Get("X-After"))
+	}
+	if w := do(handler, "GET", "/orig", "", "X-Write-Body", "1"); !strings.HasSuffix(w.Body.String(), "body=written") {
+		t.Errorf("answer %q: the body the guest wrote before the undo is gone", w.Body)
+	}
+	if got := h.counter("tremolo_wasm_instances_discarded_total", "plugin", "undo", "reason", "retired"); got != 0 {
+		t.Fatalf("%v instances retired before any asked", got)
+	}
+	for i := 1; i <= 2; i++ {
+		if w := do(handler, "GET", "/", "", "X-Retire", "1"); w.Code != 200 {
+			t.Fatalf("retiring request %d: %d %q", i, w.Code, w.Body)
+		}
+		if got := h.counter("tremolo_wasm_instances_discarded_total", "plugin", "undo", "reason", "retired"); got != float64(i) {
+			t.Fatalf("after %d retiring requests, %v instances retired", i, got)
+		}
+	}
+}

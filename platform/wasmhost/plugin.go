@@ -97,6 +97,9 @@ const instantiateTimeout = 10 * time.Second
 var pluginName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
 
 // withDefaults validates o and fills in the defaults.
+// DefaultPoolSize is PluginOptions.PoolSize's default: 4 × GOMAXPROCS.
+func DefaultPoolSize() int { return 4 * runtime.GOMAXPROCS(0) }
+
 func (o PluginOptions) withDefaults() (PluginOptions, error) {
 	if !pluginName.MatchString(o.Name) {
 		return o, fmt.Errorf("wasmhost: plugin name %q: want lower case letters, digits, '-', '_' and '.', at most 63 bytes", o.Name)
@@ -112,7 +115,7 @@ func (o PluginOptions) withDefaults() (PluginOptions, error) {
 		o.Budget = DefaultBudget
 	}
 	if o.PoolSize <= 0 {
-		o.PoolSize = 4 * procs
+		o.PoolSize = DefaultPoolSize()
 	}
 	if o.Warm < 0 || o.Warm > o.PoolSize {
 		return o, fmt.Errorf("wasmhost: plugin %q: Warm %d is not between 0 and PoolSize %d", o.Name, o.Warm, o.PoolSize)
@@ -281,6 +284,18 @@ func signature(f api.FunctionDefinition) string {
 	return names(f.ParamTypes()) + " -> " + names(f.ResultTypes())
 }
 
+// firstLine returns s's first non-empty line, at most limit bytes.
+func firstLine(s string, limit int) string {
+	s = strings.TrimLeft(s, "\n")
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	if len(s) > limit {
+		s = s[:limit] + "..."
+	}
+	return s
+}
+
 // instantiate creates an instance and runs its _initialize.
 func (p *Plugin) instantiate(ctx context.Context) (*instance, error) {
 	inst := &instance{}
@@ -289,11 +304,18 @@ func (p *Plugin) instantiate(ctx context.Context) (*instance, error) {
 	ctx, cancel := context.WithTimeout(context.WithValue(context.WithoutCancel(ctx), exchangeKey{}, ex), instantiateTimeout)
 	defer cancel()
 	mod, err := p.wr.InstantiateModule(ctx, p.compiled, p.modConfig.WithStdout(&inst.stdout).WithStderr(&inst.stderr))
+	said := firstLine(inst.stderr.buf.String(), 512)
 	inst.stdout.flush(p.logger, "stdout")
 	inst.stderr.flush(p.logger, "stderr")
 	if err != nil {
 		p.metrics.failures[KindInstantiate].Inc()
 		p.logger.Error("wasm plugin: instantiate failed", "error", err)
+		if said != "" {
+			// What the guest wrote first is usually why (the Go SDK writes
+			// the Factory's error, naming the config field): the operator
+			// loading the plugin reads it here, not only in the log.
+			return nil, fmt.Errorf("instantiate: %w; the guest wrote: %s", err, said)
+		}
 		return nil, fmt.Errorf("instantiate: %w", err)
 	}
 	inst.mod = mod

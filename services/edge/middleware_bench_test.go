@@ -19,8 +19,10 @@ import (
 
 // BenchmarkMiddleware measures the default chain (wasm-plugins/chain.yaml:
 // jwt, ratelimit, abrouting, colour) on the app's feed request, in front of
-// a handler that does nothing: as WebAssembly (-edge-middleware=wasm) and
-// as the same plugins compiled in (-edge-middleware=go). It isolates what
+// a handler that does nothing: as WebAssembly (-edge-middleware=wasm: the
+// four plugins in one module, as the file bundles them), as WebAssembly
+// with a module per plugin (the file without its bundle: "modules") and as
+// the same plugins compiled in (-edge-middleware=go). It isolates what
 // the chain itself costs from the rest of the edge; docs/benchmarks.md sets
 // it beside the edge's own figure, where the same chain costs several
 // times more. ns/op under RunParallel times GOMAXPROCS is the CPU per
@@ -48,9 +50,9 @@ func BenchmarkMiddleware(b *testing.B) {
 // request finds the chain's code and data cold in the CPU's caches. The
 // "none" row is the sweep and the request without a chain: what a chain
 // costs cold is its row minus that one, to set against BenchmarkMiddleware's
-// figures. The WebAssembly chain, four Go runtimes with a heap each, loses
-// much more to cold caches than the same plugins compiled in
-// (docs/benchmarks.md).
+// figures. The WebAssembly chain loses much more to cold caches than the
+// same plugins compiled in, and four modules (four Go runtimes with a heap
+// each) more than the one bundle (docs/benchmarks.md).
 //
 //	go test -run XXX -bench MiddlewareCold -benchtime 30000x ./services/edge
 func BenchmarkMiddlewareCold(b *testing.B) {

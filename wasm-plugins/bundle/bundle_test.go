@@ -230,10 +230,15 @@ func faulty(t *testing.T, tags, faultPolicy string, hostPolicy wasmhost.Policy, 
 }
 
 func faultyRequest(panic bool) *http.Request {
-	r := httptest.NewRequest(http.MethodGet, "/douyin/feed/", nil)
+	return faultyRequestWith(panic, "1")
+}
+
+// faultyRequestWith is a POST with a body, and X-Panic: how when panic.
+func faultyRequestWith(panic bool, how string) *http.Request {
+	r := httptest.NewRequest(http.MethodPost, "/douyin/comment/action/", strings.NewReader("the request body"))
 	r.Header.Set("X-Tremolo-User-Id", "7")
 	if panic {
-		r.Header.Set("X-Panic", "1")
+		r.Header.Set("X-Panic", how)
 	}
 	return r
 }
@@ -325,4 +330,41 @@ func counter(t *testing.T, reg *prometheus.Registry, name, label, value string) 
 	}
 	t.Fatalf("no %s{%s=%q}", name, label, value)
 	return 0
+}
+
+// TestFailOpenPluginBody: a fail_open plugin that read the body before it
+// panicked is skipped, and the body reaches next whole; one that panicked
+// inside Body, with the body half read, cannot be undone: the bundle fails
+// and the host's policy applies, the body given back whole too.
+func TestFailOpenPluginBody(t *testing.T) {
+	var body string
+	passed := false
+	h, _, denied := faulty(t, "tremolo", "fail_open", wasmhost.FailOpen, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		passed = true
+		b, err := io.ReadAll(r.Body)
+		if err != nil {
+			t.Error(err)
+		}
+		body = string(b)
+	}))
+	for _, how := range []string{"after-body", "in-body"} {
+		passed, body = false, ""
+		h.ServeHTTP(httptest.NewRecorder(), faultyRequestWith(true, how))
+		if !passed || body != "the request body" {
+			t.Errorf("X-Panic: %s: next ran %v with body %q, want the whole body", how, passed, body)
+		}
+	}
+	if len(*denied) != 0 {
+		t.Errorf("denied %v with the bundle fail_open", *denied)
+	}
+}
+
+// A bundled plugin's bad config fails loading the bundle with an error
+// that names the plugin and the field, not only in the host's log.
+func TestBadConfigNamesThePlugin(t *testing.T) {
+	_, err := plugintest.WasmhostLoad(t, "bundle", plugintest.Wasm(t, "bundle", false),
+		[]byte(`{"plugins": [{"name": "colour"}, {"name": "ratelimit", "config": {"tiers": {"normal": {"user": {"rate": -1}}}}}]}`))
+	if err == nil || !strings.Contains(err.Error(), "plugins[1] (ratelimit)") {
+		t.Fatalf("Load: %v; want an error naming plugins[1] (ratelimit)", err)
+	}
 }

@@ -157,7 +157,10 @@ func (b *bundle) HandleRequest(req Request, resp Response) bool {
 			return next
 		}
 		s := &b.stages[failed]
-		undoRequest()
+		if !undoRequest() {
+			Log(LevelError, "bundle: plugin "+s.name+" panicked reading the body, which cannot be undone: the bundle fails")
+			panic(v)
+		}
 		retire()
 		Log(LevelError, fmt.Sprintf("bundle: plugin %s panicked and was skipped (fail_open): %v", s.name, v))
 		CounterAdd(s.counter, 1)
@@ -170,11 +173,19 @@ func (b *bundle) HandleRequest(req Request, resp Response) bool {
 func (b *bundle) run(req Request, resp Response, skip uint64) (next bool, failed int, v any) {
 	i := 0
 	defer func() {
-		// Without undo (natively, or a portable build) the panic goes on
+		if i >= len(b.stages) {
+			return
+		}
+		// Without undo (natively, or a portable build) a panic goes on
 		// untouched, its stack intact: the call fails, as for fail_closed.
-		if canUndo && i < len(b.stages) && b.stages[i].failOpen {
+		if canUndo && b.stages[i].failOpen {
 			if v = recover(); v != nil {
 				next, failed = false, i
+			}
+		} else if canUndo {
+			if v := recover(); v != nil {
+				Log(LevelError, "bundle: plugin "+b.stages[i].name+" panicked (fail_closed): the bundle fails")
+				panic(v)
 			}
 		}
 	}()

@@ -175,6 +175,7 @@ type requestState struct {
 	hasSource                   bool
 	pathEnd                     int // len(uri), or the index of '?'
 	bodyRead, bodyTooLarge      bool
+	bodyReading                 bool // Body is under way: a panic left it half read
 	body                        []byte
 	bodyErr                     error
 	putBack                     []byte // written to the request body when handle_request returns
@@ -271,7 +272,15 @@ func (wasmRequest) Body(max int) ([]byte, error) {
 	if request.bodyRead {
 		return request.body, request.bodyErr
 	}
-	request.bodyRead = true
+	// Not a defer: a panic must leave bodyReading set for Bundle to see.
+	request.bodyRead, request.bodyReading = true, true
+	body, err := readBody(max)
+	request.bodyReading = false
+	return body, err
+}
+
+// readBody is Body's first read of the body.
+func readBody(max int) ([]byte, error) {
 	hostEnableFeatures(uint32(FeatureBufferRequest))
 	if max < 0 {
 		max = 0

@@ -62,6 +62,6 @@ func slogLevel(level Level) slog.Level {
 // which cannot be undone, so Bundle lets a plugin's panic go on.
 const canUndo = false
 
-func undoRequest() {}
+func undoRequest() bool { return false }
 
 func retire() {}

@@ -40,10 +40,18 @@ func retire() { tremoloRetire() }
 // canUndo: the tremolo module undoes a request's changes (Bundle).
 const canUndo = true
 
-func undoRequest() {
+// undoRequest undoes the request's changes, and reports false, undoing
+// nothing, when it cannot: a panic inside Body left the body half read
+// (and, when too large, half passed on), which only failing the call can
+// leave whole (the host then gives back what was read).
+func undoRequest() bool {
+	if request.bodyReading {
+		return false
+	}
 	tremoloUndoRequest()
 	// The SDK's own view of the request: the URI it cached, and a body to
 	// put back that the undone plugins may have set (Body's bytes stay).
 	request.hasURI = false
 	request.putBack, request.hasPutBack = request.body, request.bodyRead && !request.bodyTooLarge
+	return true
 }

@@ -7,6 +7,6 @@ package sdk
 // plugin's panic fail the call instead of skipping the plugin.
 const canUndo = false
 
-func undoRequest() {}
+func undoRequest() bool { return false }
 
 func retire() {}

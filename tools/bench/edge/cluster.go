@@ -31,7 +31,7 @@ func startCluster(dir, mw, chain string, serverArgs []string) (target, func(), e
 		n, _ := strconv.Atoi(p)
 		return n
 	}
-	edgeArgs := edgeArgs(mw, chain, dir)
+	edgeArgs := edgeArgs(mw, chain, dir, "wasm-cache-cluster")
 	c, err := cluster.Start(ctx, cluster.Options{
 		Dir: cdir, RepoRoot: root,
 		EdgeAddr: freeAddr(), MediaAddr: freeAddr(), EtcdPort: port(), EtcdPeerPort: port(),

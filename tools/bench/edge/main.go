@@ -68,7 +68,7 @@ func main() {
 	conns := flag.Int("conns", 32, "concurrent connections of the load driver")
 	uploads := flag.Int("uploads", 10, "5 MB videos to publish for the throughput figure")
 	driver := flag.String("driver", "go", "load driver: go (this program's net/http client) or wrk")
-	middlewares := flag.String("middleware", "native", "edge middlewares to measure, comma-separated, each in its own all-in-one process: native (token check in Go), wasm (the plugin chain), go (the chain's plugins compiled in)")
+	middlewares := flag.String("middleware", "native", "edge middlewares to measure, comma-separated, each in its own all-in-one process: native (token check in Go), wasm (the plugin chain, bundled as wasm-plugins/chain.yaml says), modules (the same chain, a module per plugin), go (the chain's plugins compiled in)")
 	withCluster := flag.Bool("cluster", false, "also measure the distributed mode (tools/cluster: etcd, every service as a process, the feed twice) with the first -middleware; its server CPU is every process's")
 	tracingCost := flag.Bool("tracing-cost", false, "also measure an all-in-one with -tracing=false (first -middleware), for the cost of tracing")
 	serverArgs := flag.String("server-args", "", "extra flags for the all-in-one server, space-separated (e.g. \"-feed-page-ttl=0 -local-loopback\" to measure without the shared page and in-process calls)")
@@ -147,7 +147,7 @@ func run(driver string, duration time.Duration, rounds, conns, uploads int, midd
 		file       = videotest.Sized(5 << 20)
 	)
 	for i, mw := range middlewares {
-		args := append(edgeArgs(mw, chain, dir), serverArgs...)
+		args := append(edgeArgs(mw, chain, dir, "wasm-cache"), serverArgs...)
 		srv, err := startEdge(bin, filepath.Join(dir, "data-"+mw), args)
 		if err != nil {
 			return err
@@ -170,7 +170,7 @@ func run(driver string, duration time.Duration, rounds, conns, uploads int, midd
 
 	if extra.tracingOff {
 		mw := middlewares[0]
-		args := append(append(edgeArgs(mw, chain, dir), "-tracing=false"), serverArgs...)
+		args := append(append(edgeArgs(mw, chain, dir, "wasm-cache"), "-tracing=false"), serverArgs...)
 		srv, err := startEdge(bin, filepath.Join(dir, "data-notrace"), args)
 		if err != nil {
 			return err
@@ -359,7 +359,7 @@ func profile(t target, conns int) {
 
 // edgeArgs are the all-in-one's flags for the edge middleware mw (see
 // -middleware) with the bench chain file chain (benchChain).
-func edgeArgs(mw, chain, dir string) []string {
+func edgeArgs(mw, chain, dir, cache string) []string {
 	switch mw {
 	case "native":
 		return []string{"-edge-middleware", "native"}
@@ -367,7 +367,7 @@ func edgeArgs(mw, chain, dir string) []string {
 		chain = modulesChain(chain)
 		mw = "wasm"
 	}
-	return []string{"-edge-middleware", mw, "-edge-plugins", chain, "-edge-plugins-cache", filepath.Join(dir, "wasm-cache")}
+	return []string{"-edge-middleware", mw, "-edge-plugins", chain, "-edge-plugins-cache", filepath.Join(dir, cache)}
 }
 
 // modulesChain is the path of the bench chain file without its bundle.

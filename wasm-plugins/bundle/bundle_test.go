@@ -368,3 +368,35 @@ func TestBadConfigNamesThePlugin(t *testing.T) {
 		t.Fatalf("Load: %v; want an error naming plugins[1] (ratelimit)", err)
 	}
 }
+
+// The portable build (no tremolo module) loads in http-wasm-host-go, the
+// host library Traefik and Dapr embed, and does the chain's work there.
+func TestPortableInHTTPWasmHost(t *testing.T) {
+	key := []byte(strings.Repeat("k", 32))
+	signer, err := token.NewSigner(key, time.Hour, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := signer.Sign(42)
+	if err != nil {
+		t.Fatal(err)
+	}
+	config := `{"plugins": [
+		{"name": "jwt", "config": {"keys": [{"alg": "HS256", "key_base64": "` + base64.StdEncoding.EncodeToString(key) + `"}], "issuer": "tremolo", "public": ["/douyin/feed"]}},
+		{"name": "colour", "policy": "fail_open", "config": {"cells": 16}}]}`
+	var got http.Header
+	h := plugintest.Handler(t, plugintest.Wasm(t, "bundle", true), []byte(config), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r.Header.Clone()
+	}))
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/douyin/favorite/list/?user_id=42&token="+tok, nil))
+	if got == nil || got.Get("X-Tremolo-User-Id") != "42" || got.Get("X-Cell-ID") == "" {
+		t.Fatalf("a signed-in request: next saw %v (answer %d %q); want the user id and a cell", got, w.Code, w.Body)
+	}
+	got = nil
+	w = httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/douyin/favorite/list/?user_id=42", nil))
+	if got != nil || !strings.Contains(w.Body.String(), `"status_code":10002`) {
+		t.Fatalf("no token on a private route: passed %v, answer %d %q; want the envelope 10002", got != nil, w.Code, w.Body)
+	}
+}

@@ -56,8 +56,8 @@ type File struct {
 //
 // Why: each module is a runtime of its own (a Go guest's is several MB of
 // code and heap), and an edge under load keeps few of them in the CPU's
-// caches; one module for the chain costs about half the CPU of one per
-// plugin (docs/benchmarks.md). What the plugins give up is isolation: one
+// caches; the edge's default chain as one module costs about 40% less CPU
+// than as one module per plugin (docs/benchmarks.md). What the plugins give up is isolation: one
 // instance pool, budget and memory cap for all of them, and a failure the
 // guest cannot recover from (a trap, the budget) fails them together.
 //

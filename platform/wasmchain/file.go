@@ -116,6 +116,10 @@ type Plugin struct {
 	Config json.RawMessage `json:"config"`
 }
 
+// maxMemoryMiB is the most memory_limit_mib can say: 32-bit WebAssembly's
+// 4 GiB.
+const maxMemoryMiB = 4096
+
 // variable matches ${name} in a config string.
 var variable = regexp.MustCompile(`\$\{([A-Za-z0-9_]+)\}`)
 
@@ -193,6 +197,14 @@ func readFile(path string, vars map[string]string, overrides map[string][]byte, 
 		}
 		if p.MemoryLimitMiB < 0 || p.PoolSize < 0 || p.Warm < 0 {
 			return nil, fmt.Errorf("wasmchain: %s: pool_size, warm and memory_limit_mib cannot be negative", where)
+		}
+		if p.MemoryLimitMiB > maxMemoryMiB {
+			return nil, fmt.Errorf("wasmchain: %s: memory_limit_mib %d: WebAssembly memory holds at most %d", where, p.MemoryLimitMiB, maxMemoryMiB)
+		}
+		if p.PoolSize > 0 && p.Warm > p.PoolSize {
+			// Checked here, not only by the host, so that a bundled
+			// plugin's entry stays valid on its own.
+			return nil, fmt.Errorf("wasmchain: %s: warm %d is more than pool_size %d", where, p.Warm, p.PoolSize)
 		}
 		cfg := json.RawMessage(p.Config)
 		if o, ok := overrides[p.Name]; ok {

@@ -80,6 +80,8 @@ func TestReadFileErrors(t *testing.T) {
 		{"bad budget", "plugins: [{name: a, wasm: a.wasm, budget: soon}]", nil, []string{"(a)", `budget "soon"`}},
 		{"negative budget", "plugins: [{name: a, wasm: a.wasm, budget: -1s}]", nil, []string{"(a)", "budget"}},
 		{"negative pool", "plugins: [{name: a, wasm: a.wasm, pool_size: -1}]", nil, []string{"(a)", "negative"}},
+		{"warm above the pool", "plugins: [{name: a, wasm: a.wasm, pool_size: 2, warm: 3}]", nil, []string{"(a)", "warm 3 is more than pool_size 2"}},
+		{"memory beyond 4 GiB", "plugins: [{name: a, wasm: a.wasm, memory_limit_mib: 268435456}]", nil, []string{"(a)", "memory_limit_mib 268435456"}},
 		{"unknown field", "plugins: [{name: a, wasm: a.wasm, polcy: fail_open}]", nil, []string{"chain.yaml", "polcy"}},
 		{"unknown variable", `plugins: [{name: a, wasm: a.wasm, config: {k: "${nope}"}}]`, nil, []string{"(a)", "config", "${nope}"}},
 		{"not YAML", "plugins: [", nil, []string{"chain.yaml"}},
@@ -328,7 +330,7 @@ func TestReadFileBundleDefaults(t *testing.T) {
 		pool, warm, maxCalls, pages int
 	}{
 		{"one leaves the pool to the default", "warm: 8", "pool_size: 4", max(4, wasmhost.DefaultPoolSize()), min(8, max(4, wasmhost.DefaultPoolSize())), wasmhost.DefaultMaxCalls, wasmhost.DefaultMemoryLimitPages},
-		{"the largest pool and warm-up", "{pool_size: 64, warm: 32}", "warm: 2", 64, 32, wasmhost.DefaultMaxCalls, wasmhost.DefaultMemoryLimitPages},
+		{"the largest pool and warm-up", "{pool_size: 64, warm: 32}", "warm: 2", max(64, wasmhost.DefaultPoolSize()), 32, wasmhost.DefaultMaxCalls, wasmhost.DefaultMemoryLimitPages},
 		{"never recycled only if both say so", "max_calls: -1", "max_calls: -1", 0, 0, -1, wasmhost.DefaultMemoryLimitPages},
 		{"recycled as often as one asks", "max_calls: -1", "max_calls: 7", 0, 0, 7, wasmhost.DefaultMemoryLimitPages},
 		{"the default memory cap when larger", "memory_limit_mib: 4", "{}", 0, 0, wasmhost.DefaultMaxCalls, wasmhost.DefaultMemoryLimitPages},

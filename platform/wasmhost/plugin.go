@@ -96,10 +96,10 @@ const instantiateTimeout = 10 * time.Second
 
 var pluginName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
 
-// withDefaults validates o and fills in the defaults.
 // DefaultPoolSize is PluginOptions.PoolSize's default: 4 × GOMAXPROCS.
 func DefaultPoolSize() int { return 4 * runtime.GOMAXPROCS(0) }
 
+// withDefaults validates o and fills in the defaults.
 func (o PluginOptions) withDefaults() (PluginOptions, error) {
 	if !pluginName.MatchString(o.Name) {
 		return o, fmt.Errorf("wasmhost: plugin name %q: want lower case letters, digits, '-', '_' and '.', at most 63 bytes", o.Name)

@@ -45,7 +45,8 @@ import (
 //     request (tremolo.retire), since a recovered panic may leave the
 //     plugin's state half-updated. In a host without the tremolo module
 //     (the portable build), which cannot undo, the panic fails the module
-//     call instead, as for fail_closed.
+//     call instead, as for fail_closed; so does a panic inside
+//     Request.Body, which leaves the body half read.
 //
 // A failure the guest cannot recover from (a trap, the budget, the memory
 // cap) fails the module call, whatever the plugin's policy.

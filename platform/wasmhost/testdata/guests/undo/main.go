@@ -1,7 +1,7 @@
 // Command undo is a test guest of tremolo.undo_request and tremolo.retire.
 // On every request it changes what a plugin can change before next (sets
-// X-Changed, removes X-Keep, replaces the URI, reads the body, stages a
-// response header, status and body), calls undo_request, then sets
+// X-Changed, removes X-Keep, replaces the URI, stages a response header,
+// status and body), calls undo_request, then sets
 // X-After and passes the request on. With X-Retire it also calls retire;
 // with X-Write-Body it writes "written" as the request body before the
 // undo, which must stay.

@@ -20,6 +20,7 @@ import (
 	"github.com/tremolo-dev/tremolo/platform/auth"
 	"github.com/tremolo-dev/tremolo/platform/balancer"
 	"github.com/tremolo-dev/tremolo/platform/discovery"
+	"github.com/tremolo-dev/tremolo/platform/metrics/metricstest"
 	"github.com/tremolo-dev/tremolo/platform/routing"
 )
 
@@ -221,44 +222,12 @@ func TestEndToEnd(t *testing.T) {
 		if got := c.mustCall(routing.Route{Cell: "0"}, "7"); got != "s0" {
 			t.Errorf("cell 0 call served by %s after s1 stopped", got)
 		}
-		if n := counter(t, reg, "tremolo_balancer_cell_failovers_total", "service", "feed-e2e", "from", "1", "to", "2"); n < 100 {
+		if n := metricstest.Value(t, reg, "tremolo_balancer_cell_failovers_total", "service", "feed-e2e", "from", "1", "to", "2"); n < 100 {
 			t.Errorf("failovers from cell 1 to 2 counted %v times, want at least 100", n)
 		}
 	})
 
-	if n := counter(t, reg, "tremolo_balancer_picks_total", "service", "feed-e2e", "subset", "gray"); n < 200 {
+	if n := metricstest.Value(t, reg, "tremolo_balancer_picks_total", "service", "feed-e2e", "subset", "gray"); n < 200 {
 		t.Errorf("gray picks counted %v times, want at least 200", n)
 	}
-}
-
-// counter reads a counter's value from reg by its labels.
-func counter(t *testing.T, reg prometheus.Gatherer, name string, labels ...string) float64 {
-	t.Helper()
-	fams, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]string{}
-	for i := 0; i+1 < len(labels); i += 2 {
-		want[labels[i]] = labels[i+1]
-	}
-	for _, f := range fams {
-		if f.GetName() != name {
-			continue
-		}
-	metrics:
-		for _, m := range f.GetMetric() {
-			got := map[string]string{}
-			for _, l := range m.GetLabel() {
-				got[l.GetName()] = l.GetValue()
-			}
-			for k, v := range want {
-				if got[k] != v {
-					continue metrics
-				}
-			}
-			return m.GetCounter().GetValue()
-		}
-	}
-	return 0
 }

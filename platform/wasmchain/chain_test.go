@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/tremolo-dev/tremolo/platform/metrics/metricstest"
 	"github.com/tremolo-dev/tremolo/platform/wasmchain"
 	"github.com/tremolo-dev/tremolo/platform/wasmhost"
 	"github.com/tremolo-dev/tremolo/platform/wasmhost/wasmhosttest"
@@ -122,37 +123,9 @@ func TestChainReload(t *testing.T) {
 	if got := <-inside; got != `"old"` {
 		t.Fatalf("the request inside the old chain saw %s, want the old plugin's", got)
 	}
-	if n := value(t, reg, "tremolo_wasm_chain_generation", ""); n != 2 {
+	if n := metricstest.Value(t, reg, "tremolo_wasm_chain_generation"); n != 2 {
 		t.Fatalf("generation %v, want 2", n)
 	}
-}
-
-// value returns the metric name of reg (a gauge or counter) whose labels,
-// if any, include the value label.
-func value(t *testing.T, reg *prometheus.Registry, name, label string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if label != "" && l.GetValue() != label {
-					continue
-				}
-				return m.GetGauge().GetValue() + m.GetCounter().GetValue()
-			}
-			if label == "" {
-				return m.GetGauge().GetValue() + m.GetCounter().GetValue()
-			}
-		}
-	}
-	t.Fatalf("no metric %s{%s}", name, label)
-	return 0
 }
 
 // A file that does not load leaves the running chain serving, is counted,
@@ -182,7 +155,7 @@ func TestChainKeepsRunningOnABadFile(t *testing.T) {
 			t.Fatalf("after a bad file the chain answered %s", got)
 		}
 	}
-	errors := value(t, reg, "tremolo_wasm_chain_reloads_total", "error")
+	errors := metricstest.Value(t, reg, "tremolo_wasm_chain_reloads_total", "result", "error")
 	if errors != 3 {
 		t.Fatalf("tremolo_wasm_chain_reloads_total{result=error} = %v, want 3", errors)
 	}
@@ -241,7 +214,7 @@ func TestChainSaysAMissingFileOnce(t *testing.T) {
 			t.Fatalf("Reload of the same missing file = %v, %v; want it said once", ok, err)
 		}
 	}
-	if n := value(t, reg, "tremolo_wasm_chain_reloads_total", "error"); n != 1 {
+	if n := metricstest.Value(t, reg, "tremolo_wasm_chain_reloads_total", "result", "error"); n != 1 {
 		t.Fatalf("%v failed reloads counted, want 1", n)
 	}
 	if got := get(c); got != `"here"` {

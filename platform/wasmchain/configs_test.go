@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tremolo-dev/tremolo/platform/metrics/metricstest"
 )
 
 // Configs set at run time replace the file's for the plugins they name,
@@ -22,11 +24,11 @@ func TestSetConfigs(t *testing.T) {
 	if got := get(c); got != `"from-config"` {
 		t.Fatalf("after SetConfigs next saw %s, want the new config", got)
 	}
-	gen := value(t, reg, "tremolo_wasm_chain_generation", "")
+	gen := metricstest.Value(t, reg, "tremolo_wasm_chain_generation")
 	if err := c.SetConfigs(ctx, map[string][]byte{"two": []byte("from-config")}); err != nil {
 		t.Fatal(err)
 	}
-	if again := value(t, reg, "tremolo_wasm_chain_generation", ""); again != gen {
+	if again := metricstest.Value(t, reg, "tremolo_wasm_chain_generation"); again != gen {
 		t.Fatalf("the same configs reloaded the chain (generation %v -> %v)", gen, again)
 	}
 

@@ -17,6 +17,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/tremolo-dev/tremolo/platform/metrics/metricstest"
 	"github.com/tremolo-dev/tremolo/platform/wasmhost/wasmhosttest"
 )
 
@@ -63,6 +64,7 @@ func (s *syncBuffer) String() string {
 
 // testHost is a Runtime with its registry and log, closed at cleanup.
 type testHost struct {
+	t   testing.TB
 	rt  *Runtime
 	reg *prometheus.Registry
 	log *syncBuffer
@@ -70,7 +72,7 @@ type testHost struct {
 
 func newHost(t testing.TB, opts RuntimeOptions) *testHost {
 	t.Helper()
-	h := &testHost{reg: prometheus.NewRegistry(), log: &syncBuffer{}}
+	h := &testHost{t: t, reg: prometheus.NewRegistry(), log: &syncBuffer{}}
 	opts.Registerer = h.reg
 	if opts.CacheDir == "" { // compile each guest once per run, not once per test
 		opts.CacheDir = filepath.Join(buildDir, "compiled")
@@ -109,38 +111,7 @@ func (h *testHost) load(t testing.TB, name string, opts PluginOptions) *Plugin {
 }
 
 func (h *testHost) counter(name string, labels ...string) float64 {
-	mfs, err := h.reg.Gather()
-	if err != nil {
-		panic(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	metrics:
-		for _, m := range mf.GetMetric() {
-			for i := 0; i+1 < len(labels); i += 2 {
-				found := false
-				for _, l := range m.GetLabel() {
-					if l.GetName() == labels[i] && l.GetValue() == labels[i+1] {
-						found = true
-					}
-				}
-				if !found {
-					continue metrics
-				}
-			}
-			switch {
-			case m.Counter != nil:
-				return m.GetCounter().GetValue()
-			case m.Gauge != nil:
-				return m.GetGauge().GetValue()
-			case m.Histogram != nil:
-				return float64(m.GetHistogram().GetSampleCount())
-			}
-		}
-	}
-	return 0
+	return metricstest.Value(h.t, h.reg, name, labels...)
 }
 
 // upstream is the handler behind the plugins: it echoes what reached it.

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"sigs.k8s.io/yaml"
 
+	"github.com/tremolo-dev/tremolo/platform/metrics/metricstest"
 	"github.com/tremolo-dev/tremolo/platform/token"
 	"github.com/tremolo-dev/tremolo/platform/wasmchain"
 	"github.com/tremolo-dev/tremolo/platform/wasmhost"
@@ -273,10 +274,10 @@ func TestFailOpenPluginSkipped(t *testing.T) {
 	if len(*denied) != 0 {
 		t.Errorf("requests denied: %v", *denied)
 	}
-	if n := counter(t, reg, "tremolo_wasm_plugin_counter_total", "name", "fault_failures"); n != 2 {
+	if n := metricstest.Value(t, reg, "tremolo_wasm_plugin_counter_total", "name", "fault_failures"); n != 2 {
 		t.Errorf("fault_failures = %v, want 2", n)
 	}
-	if n := counter(t, reg, "tremolo_wasm_instances_discarded_total", "reason", "retired"); n != 2 {
+	if n := metricstest.Value(t, reg, "tremolo_wasm_instances_discarded_total", "reason", "retired"); n != 2 {
 		t.Errorf("instances retired = %v, want 2 (one per recovered panic)", n)
 	}
 }
@@ -307,29 +308,6 @@ func TestFailClosedPluginFailsTheBundle(t *testing.T) {
 			}
 		})
 	}
-}
-
-// counter returns the value of the counter name whose label is value.
-func counter(t *testing.T, reg *prometheus.Registry, name, label, value string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, lp := range m.GetLabel() {
-				if lp.GetName() == label && lp.GetValue() == value {
-					return m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	t.Fatalf("no %s{%s=%q}", name, label, value)
-	return 0
 }
 
 // TestFailOpenPluginBody: a fail_open plugin that read the body before it

@@ -26,6 +26,8 @@ import (
 	"context"
 
 	"google.golang.org/grpc/metadata"
+
+	"github.com/tremolo-dev/tremolo/platform/internal/ctxkey"
 )
 
 // MD returns the metadata of the call whose server-side context is ctx, or
@@ -56,28 +58,16 @@ func First(ctx context.Context, key string) string {
 // metadata it was given; should grpc-go ever store it differently, key is
 // nil and MD falls back to metadata.FromIncomingContext.
 var key = func() any {
-	p := &keyProbe{Context: context.Background()}
-	metadata.ValueFromIncomingContext(p, "k")
-	if p.first == nil {
+	first := ctxkey.FirstAsked(context.Background(), func(ctx context.Context) {
+		metadata.ValueFromIncomingContext(ctx, "k")
+	})
+	if first == nil {
 		return nil
 	}
 	want := metadata.MD{"k": {"v"}}
-	got, ok := metadata.NewIncomingContext(context.Background(), want).Value(p.first).(metadata.MD)
+	got, ok := metadata.NewIncomingContext(context.Background(), want).Value(first).(metadata.MD)
 	if !ok || len(got["k"]) != 1 || &got["k"][0] != &want["k"][0] {
 		return nil
 	}
-	return p.first
+	return first
 }()
-
-// keyProbe records the first key it is asked for.
-type keyProbe struct {
-	context.Context
-	first any
-}
-
-func (p *keyProbe) Value(k any) any {
-	if p.first == nil {
-		p.first = k
-	}
-	return p.Context.Value(k)
-}

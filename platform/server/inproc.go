@@ -13,6 +13,8 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/tremolo-dev/tremolo/platform/internal/ctxkey"
 )
 
 // LocalChannel carries calls between the services of one process without a
@@ -210,29 +212,17 @@ func (v valueless) Value(key any) any {
 var cancelCtxKey = func() any {
 	parent, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	p := &keyProbe{Context: parent}
-	_, cancelChild := context.WithCancel(p)
-	cancelChild()
+	first := ctxkey.FirstAsked(parent, func(ctx context.Context) {
+		_, cancelChild := context.WithCancel(ctx)
+		cancelChild()
+	})
 	// A cancelable context answers its own key with itself: anything else
 	// is not the key, and passing it through would leak a value.
-	if p.first == nil || parent.Value(p.first) != any(parent) {
+	if first == nil || parent.Value(first) != any(parent) {
 		return nil
 	}
-	return p.first
+	return first
 }()
-
-// keyProbe records the first key it is asked for.
-type keyProbe struct {
-	context.Context
-	first any
-}
-
-func (p *keyProbe) Value(key any) any {
-	if p.first == nil {
-		p.first = key
-	}
-	return p.Context.Value(key)
-}
 
 // InProcess reports whether the call whose server-side context is ctx came
 // through the LocalChannel, from a service of this same process, rather

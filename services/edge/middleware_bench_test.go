@@ -4,12 +4,9 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 	"time"
-
-	"sigs.k8s.io/yaml"
 
 	"github.com/tremolo-dev/tremolo/platform/token"
 	"github.com/tremolo-dev/tremolo/platform/wasmchain"
@@ -112,7 +109,7 @@ func benchChains(b *testing.B) (string, []benchChain) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	return tok, []benchChain{{MiddlewareGo, native}, {MiddlewareWasm, load(file)}, {"modules", load(withoutBundle(b, file))}}
+	return tok, []benchChain{{MiddlewareGo, native}, {MiddlewareWasm, load(file)}, {"modules", load(plugintest.WithoutBundle(b, file))}}
 }
 
 // serveFeedRequest sends what the app sends (tools/bench/edge's request)
@@ -126,32 +123,6 @@ func serveFeedRequest(b *testing.B, h http.Handler, tok string) {
 	if w.Code != http.StatusOK || w.Body.Len() != 0 {
 		b.Fatalf("the chain answered %d %q itself", w.Code, w.Body)
 	}
-}
-
-// withoutBundle writes the chain file at path without its bundle: each
-// plugin a module of its own.
-func withoutBundle(b *testing.B, path string) string {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	var f wasmchain.File
-	if err := yaml.UnmarshalStrict(raw, &f); err != nil {
-		b.Fatal(err)
-	}
-	if f.Bundle == nil {
-		b.Fatal("the default chain has no bundle")
-	}
-	f.Bundle = nil
-	out, err := yaml.Marshal(f)
-	if err != nil {
-		b.Fatal(err)
-	}
-	modules := strings.TrimSuffix(path, ".yaml") + "-modules.yaml"
-	if err := os.WriteFile(modules, out, 0o644); err != nil {
-		b.Fatal(err)
-	}
-	return modules
 }
 
 // benchChainFile writes the default chain file with modules built for the

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"sigs.k8s.io/yaml"
 
 	"github.com/tremolo-dev/tremolo/platform/metrics/metricstest"
 	"github.com/tremolo-dev/tremolo/platform/token"
@@ -93,43 +92,9 @@ func TestSameAsModules(t *testing.T) {
 	key := []byte(strings.Repeat("k", 32))
 	vars := map[string]string{"jwt_key_base64": base64.StdEncoding.EncodeToString(key)}
 	bundled := plugintest.WriteChain(t, "../chain.yaml", nil)
-	raw, err := os.ReadFile(bundled)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var f wasmchain.File
-	if err := yaml.UnmarshalStrict(raw, &f); err != nil {
-		t.Fatal(err)
-	}
-	if f.Bundle == nil {
-		t.Fatal("wasm-plugins/chain.yaml has no bundle")
-	}
-	f.Bundle = nil
-	out, err := yaml.Marshal(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	modules := filepath.Join(filepath.Dir(bundled), "modules.yaml")
-	if err := os.WriteFile(modules, out, 0o644); err != nil {
-		t.Fatal(err)
-	}
-
-	signer, err := token.NewSigner(key, time.Hour, time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := signer.Sign(42)
-	if err != nil {
-		t.Fatal(err)
-	}
-	other, err := token.NewSigner([]byte(strings.Repeat("x", 32)), time.Hour, time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
-	forged, err := other.Sign(42)
-	if err != nil {
-		t.Fatal(err)
-	}
+	modules := plugintest.WithoutBundle(t, bundled)
+	tok := sign(t, key, 42)
+	forged := sign(t, []byte(strings.Repeat("x", 32)), 42)
 	requests := []struct {
 		name string
 		make func() *http.Request
@@ -198,6 +163,21 @@ func equal(a, b seen) bool {
 		}
 	}
 	return true
+}
+
+// sign returns the app's token for user with key, as the user service
+// issues it.
+func sign(t *testing.T, key []byte, user int64) string {
+	t.Helper()
+	signer, err := token.NewSigner(key, time.Hour, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := signer.Sign(user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
 }
 
 // faulty loads the test bundle of testdata/faulty (colour, then "fault",
@@ -351,14 +331,7 @@ func TestBadConfigNamesThePlugin(t *testing.T) {
 // host library Traefik and Dapr embed, and does the chain's work there.
 func TestPortableInHTTPWasmHost(t *testing.T) {
 	key := []byte(strings.Repeat("k", 32))
-	signer, err := token.NewSigner(key, time.Hour, time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := signer.Sign(42)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok := sign(t, key, 42)
 	config := `{"plugins": [
 		{"name": "jwt", "config": {"keys": [{"alg": "HS256", "key_base64": "` + base64.StdEncoding.EncodeToString(key) + `"}], "issuer": "tremolo", "public": ["/douyin/feed"]}},
 		{"name": "colour", "policy": "fail_open", "config": {"cells": 16}}]}`

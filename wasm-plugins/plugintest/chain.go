@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"sigs.k8s.io/yaml"
@@ -61,4 +62,33 @@ func WriteChain(tb testing.TB, src string, edit func(p *wasmchain.Plugin, config
 		tb.Fatal(err)
 	}
 	return path
+}
+
+// WithoutBundle writes, beside the chain file at path, the same chain
+// without its bundle section (each plugin a module of its own) and returns
+// the copy's path. The test fails if the file has no bundle: comparing
+// the two forms would compare a chain with itself.
+func WithoutBundle(tb testing.TB, path string) string {
+	tb.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var f wasmchain.File
+	if err := yaml.UnmarshalStrict(raw, &f); err != nil {
+		tb.Fatalf("%s: %v", path, err)
+	}
+	if f.Bundle == nil {
+		tb.Fatalf("%s has no bundle", path)
+	}
+	f.Bundle = nil
+	out, err := yaml.Marshal(f)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	modules := strings.TrimSuffix(path, filepath.Ext(path)) + "-modules.yaml"
+	if err := os.WriteFile(modules, out, 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	return modules
 }

@@ -3,6 +3,8 @@ package sdk
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -132,17 +134,7 @@ func newBundle(plugins map[string]Factory, config []byte) (*bundle, error) {
 
 // names lists the plugins a bundle holds, for error messages.
 func names(plugins map[string]Factory) string {
-	var out []string
-	for n := range plugins {
-		out = append(out, n)
-	}
-	// Sorted by hand: package sort is not worth its code size in a guest.
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && out[j] < out[j-1]; j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
-	return strings.Join(out, ", ")
+	return strings.Join(slices.Sorted(maps.Keys(plugins)), ", ")
 }
 
 // HandleRequest runs the plugins in order until one answers the request.

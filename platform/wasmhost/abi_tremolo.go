@@ -226,9 +226,9 @@ func (p *Plugin) logBucketError(err error) {
 
 // retire: (). The instance serves the rest of its request (its
 // handle_response too), then is discarded instead of going back to the
-// pool: a guest that recovered from a failure
-// it cannot vouch for (wasm-plugins/sdk's bundles, when one of their
-// fail-open plugins panics) asks not to serve another request.
+// pool: a guest that recovered from a failure it cannot vouch for
+// (wasm-plugins/sdk's bundles, when one of their fail-open plugins panics)
+// asks not to serve another request.
 func (ex *exchange) retire(api.Memory, []uint64) {
 	if ex.inst != nil {
 		ex.inst.retired = true

@@ -304,7 +304,10 @@ func (p *Plugin) instantiate(ctx context.Context) (*instance, error) {
 	ctx, cancel := context.WithTimeout(context.WithValue(context.WithoutCancel(ctx), exchangeKey{}, ex), instantiateTimeout)
 	defer cancel()
 	mod, err := p.wr.InstantiateModule(ctx, p.compiled, p.modConfig.WithStdout(&inst.stdout).WithStderr(&inst.stderr))
-	said := firstLine(inst.stderr.buf.String(), 512)
+	var said string // read before flush empties the buffer
+	if err != nil {
+		said = firstLine(inst.stderr.buf.String(), 512)
+	}
 	inst.stdout.flush(p.logger, "stdout")
 	inst.stderr.flush(p.logger, "stderr")
 	if err != nil {

@@ -34,8 +34,8 @@ type instance struct {
 	// keys maps header names as the guest writes them to their canonical
 	// form, for the names it uses on every request (see canonicalKey).
 	keys map[string]string
-	// retired is set by the guest (tremolo.retire): discard the instance
-	// when its call ends.
+	// retired is set by the guest (tremolo.retire): release discards the
+	// instance after its request instead of pooling it.
 	retired bool
 }
 

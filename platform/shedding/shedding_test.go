@@ -43,7 +43,12 @@ func (b *blocking) UnaryCall(ctx context.Context, _ *testgrpc.SimpleRequest) (*t
 
 func (b *blocking) StreamingOutputCall(_ *testgrpc.StreamingOutputCallRequest, ss testgrpc.TestService_StreamingOutputCallServer) error {
 	b.entered <- struct{}{}
-	<-b.release
+	select {
+	case <-b.release:
+	case <-ss.Context().Done():
+		// A failed test stops the server, which must not wait on us.
+		return ss.Context().Err()
+	}
 	return ss.Send(&testgrpc.StreamingOutputCallResponse{})
 }
 
@@ -54,6 +59,10 @@ type fixture struct {
 	health  healthpb.HealthClient
 	metrics *Metrics
 	reg     *prometheus.Registry
+	// errs receives the outcome of every call made by start. It is one
+	// channel for all of them because a release wakes whichever blocked
+	// handler takes it first, not the call of a given start.
+	errs chan error
 }
 
 func setup(t *testing.T, limit int) *fixture {
@@ -79,40 +88,39 @@ func setup(t *testing.T, limit int) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cc.Close() })
-	return &fixture{s: sh, srv: srv, client: testgrpc.NewTestServiceClient(cc), health: healthpb.NewHealthClient(cc), metrics: metrics, reg: reg}
+	return &fixture{s: sh, srv: srv, client: testgrpc.NewTestServiceClient(cc), health: healthpb.NewHealthClient(cc), metrics: metrics, reg: reg, errs: make(chan error, 100)}
 }
 
 // start makes n calls that block in the handler, returning once all of
-// them are in it, and a channel that yields their errors.
-func (f *fixture) start(t *testing.T, n int) <-chan error {
+// them are in it. Their outcomes go to f.errs.
+func (f *fixture) start(t *testing.T, n int) {
 	t.Helper()
-	errs := make(chan error, n)
 	for range n {
 		go func() {
 			_, err := f.client.UnaryCall(context.Background(), &testgrpc.SimpleRequest{})
-			errs <- err
+			f.errs <- err
 		}()
 	}
 	for range n {
 		select {
 		case <-f.srv.entered:
-		case err := <-errs:
+		case err := <-f.errs:
 			t.Fatalf("a call that should block returned: %v", err)
 		case <-time.After(5 * time.Second):
 			t.Fatal("calls did not reach the handler")
 		}
 	}
-	return errs
 }
 
-// finish releases n blocked calls and checks that they succeeded.
-func (f *fixture) finish(t *testing.T, errs <-chan error, n int) {
+// finish releases n blocked calls, whichever they are, and checks that
+// they succeeded.
+func (f *fixture) finish(t *testing.T, n int) {
 	t.Helper()
 	for range n {
 		f.srv.release <- struct{}{}
 	}
 	for range n {
-		if err := <-errs; err != nil {
+		if err := <-f.errs; err != nil {
 			t.Fatalf("admitted call failed: %v", err)
 		}
 	}
@@ -129,7 +137,7 @@ func (f *fixture) quick(t *testing.T) error {
 func TestShedsBeyondLimit(t *testing.T) {
 	const limit = 3
 	f := setup(t, limit)
-	errs := f.start(t, limit)
+	f.start(t, limit)
 	if got := f.s.InFlight(); got != limit {
 		t.Fatalf("in flight = %d; want %d", got, limit)
 	}
@@ -162,19 +170,18 @@ tremolo_inflight_requests 3
 	}
 
 	// One call ends: exactly one more fits.
-	f.finish(t, errs, 1)
-	errs2 := f.start(t, 1)
+	f.finish(t, 1)
+	f.start(t, 1)
 	if err := f.quick(t); status.Code(err) != codes.ResourceExhausted {
 		t.Fatalf("call beyond the limit after one slot was reused: %v", err)
 	}
-	f.finish(t, errs, limit-1)
-	f.finish(t, errs2, 1)
+	f.finish(t, limit)
 	if got := f.s.InFlight(); got != 0 || f.metrics.inflight() != 0 {
 		t.Fatalf("in flight after all ended = %d (gauge %v); want 0", got, f.metrics.inflight())
 	}
 	// Calls pass again.
-	errs3 := f.start(t, limit)
-	f.finish(t, errs3, limit)
+	f.start(t, limit)
+	f.finish(t, limit)
 	if got := testutil.ToFloat64(f.metrics.shed.WithLabelValues(unaryCall)); got != 2 {
 		t.Fatalf("shed counter = %v; want 2", got)
 	}
@@ -182,14 +189,14 @@ tremolo_inflight_requests 3
 
 func TestSetLimitAtRunTime(t *testing.T) {
 	f := setup(t, 2)
-	errs := f.start(t, 2)
+	f.start(t, 2)
 	if err := f.quick(t); status.Code(err) != codes.ResourceExhausted {
 		t.Fatalf("third call with limit 2: %v", err)
 	}
 	if err := f.s.SetLimit(0); err != nil {
 		t.Fatal(err)
 	}
-	more := f.start(t, 3) // no limit
+	f.start(t, 3) // no limit
 	if err := f.s.SetLimit(4); err != nil {
 		t.Fatal(err)
 	}
@@ -199,8 +206,7 @@ func TestSetLimitAtRunTime(t *testing.T) {
 	if err := f.s.SetLimit(-1); err == nil || !strings.Contains(err.Error(), "negative") || f.s.Limit() != 4 {
 		t.Fatalf("SetLimit(-1) = %v, limit now %d; want an error and 4 kept", err, f.s.Limit())
 	}
-	f.finish(t, errs, 2)
-	f.finish(t, more, 3)
+	f.finish(t, 5)
 	if New(-5).Limit() != 0 {
 		t.Fatal("New(-5) did not mean no limit")
 	}
@@ -228,7 +234,7 @@ func TestStreamsHoldSlots(t *testing.T) {
 		t.Fatal("stream did not end")
 	}
 	// Streaming health checks (Watch) are never refused either.
-	errs := f.start(t, 1)
+	f.start(t, 1)
 	w, err := f.health.Watch(context.Background(), &healthpb.HealthCheckRequest{})
 	if err != nil {
 		t.Fatal(err)
@@ -236,7 +242,7 @@ func TestStreamsHoldSlots(t *testing.T) {
 	if _, err := w.Recv(); err != nil {
 		t.Fatalf("health watch while full: %v", err)
 	}
-	f.finish(t, errs, 1)
+	f.finish(t, 1)
 }
 
 func TestConcurrentCallsNeverExceedLimit(t *testing.T) {

@@ -31,8 +31,7 @@ func envelopeOf(path string, code int32, msg string) []byte {
 	fields := m.Descriptor().Fields()
 	m.Set(fields.ByName("status_code"), protoreflect.ValueOfInt32(code))
 	m.Set(fields.ByName("status_msg"), protoreflect.ValueOfString(msg))
-	b, _ := Marshaler{}.Marshal(m.Interface()) // a proto message always marshals
-	return b
+	return marshal(m.Interface())
 }
 
 // statusOf returns the business code and message a client sees for err:

@@ -52,6 +52,7 @@ func Handler(gw *runtime.ServeMux, pub http.Handler, mw Middleware) (http.Handle
 		}
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w = returningWriter{w} // gives Marshal's buffers back
 		for _, h := range chainHeaders {
 			r.Header.Del(h)
 		}

@@ -7,7 +7,6 @@ import (
 	"math"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -36,26 +35,21 @@ var _ runtime.Marshaler = Marshaler{}
 func (Marshaler) ContentType(any) string { return "application/json" }
 
 // Marshal encodes a proto message; anything else goes through encoding/json.
+// The bytes are in a buffer lent from a pool (buffers.go): the edge's
+// handler gives it back once it has written them. Callers that do not
+// write them through it just keep them.
 func (Marshaler) Marshal(v any) ([]byte, error) {
 	m, ok := v.(proto.Message)
 	if !ok {
 		return json.Marshal(v)
 	}
-	b := make([]byte, 0, sizeHint.Load())
-	b = appendMessage(b, m.ProtoReflect())
-	if n := int64(len(b)); n > sizeHint.Load() && n <= maxSizeHint {
-		sizeHint.Store(n)
-	}
-	return b, nil
+	return encodePooled(m.ProtoReflect()), nil
 }
 
-// sizeHint is the capacity a response starts with: the largest response
-// seen so far (capped), so that a feed page is written without regrowing.
-var sizeHint atomic.Int64
-
-const maxSizeHint = 64 << 10
-
-func init() { sizeHint.Store(512) }
+// marshal encodes a proto message into memory of its own.
+func marshal(m proto.Message) []byte {
+	return appendMessage(make([]byte, 0, 512), m.ProtoReflect())
+}
 
 // Unmarshal decodes proto JSON (the edge's routes take no body, but the
 // interface asks for it).

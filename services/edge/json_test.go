@@ -96,3 +96,25 @@ func fillAll(m protoreflect.Message, seed int) {
 		}
 	}
 }
+
+// BenchmarkAppendString writes the strings of a feed page: media URLs,
+// titles and names, plain ASCII but for some CJK and an escaped quote.
+func BenchmarkAppendString(b *testing.B) {
+	strs := []string{
+		"http://127.0.0.1:8080/douyin/media/videos/244327501639680.mp4",
+		"http://127.0.0.1:8080/douyin/media/covers/244327501639680.jpg",
+		"A day at the beach, with friends", "抖音 demo video 7", `say "hi"`, "user-42",
+	}
+	n := 0
+	for _, s := range strs {
+		n += len(s)
+	}
+	buf := make([]byte, 0, 4096)
+	b.SetBytes(int64(n))
+	for b.Loop() {
+		buf = buf[:0]
+		for _, s := range strs {
+			buf = appendString(buf, s)
+		}
+	}
+}

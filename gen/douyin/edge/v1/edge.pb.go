@@ -1900,9 +1900,7 @@ const file_douyin_edge_v1_edge_proto_rawDesc = "" +
 	"\x19EDGE_ERROR_UNKNOWN_ACTION\x10\x05\x1a\x1e\xa2\x80\x19\x1a\b\x03\x18\x95N2\x13unknown action_type\x122\n" +
 	"\x14EDGE_ERROR_NOT_FOUND\x10\x06\x1a\x18\xa2\x80\x19\x14\b\x05\x18\x96N2\rno such route\x1a\x1d\x9a\x80\x19\x19\n" +
 	"\x17edge.douyin.tremolo.dev2\xc6\x0f\n" +
-	"\rDouyinService\x12e\n" +
-	"\x04Feed\x12\x1b.douyin.edge.v1.FeedRequest\x1a\x1c.douyin.edge.v1.FeedResponse\"\"\x92\x80\x19\n" +
-	"\x10\x01\x18\x01\"\x04read\x82\xd3\xe4\x93\x02\x0e\x12\f/douyin/feed\x12z\n" +
+	"\rDouyinService\x12z\n" +
 	"\bRegister\x12\x1f.douyin.edge.v1.RegisterRequest\x1a .douyin.edge.v1.RegisterResponse\"+\x92\x80\x19\n" +
 	"\x10\x01\"\x06signup\x82\xd3\xe4\x93\x02\x17\"\x15/douyin/user/register\x12n\n" +
 	"\x05Login\x12\x1c.douyin.edge.v1.LoginRequest\x1a\x1d.douyin.edge.v1.LoginResponse\"(\x92\x80\x19\n" +
@@ -1920,7 +1918,9 @@ const file_douyin_edge_v1_edge_proto_rawDesc = "" +
 	"\n" +
 	"FriendList\x12!.douyin.edge.v1.FriendListRequest\x1a\".douyin.edge.v1.FriendListResponse\"0\x92\x80\x19\b\x18\x01\"\x04read\x82\xd3\xe4\x93\x02\x1e\x12\x1c/douyin/relation/friend/list\x12\x87\x01\n" +
 	"\rMessageAction\x12$.douyin.edge.v1.MessageActionRequest\x1a%.douyin.edge.v1.MessageActionResponse\")\x92\x80\x19\a\"\x05write\x82\xd3\xe4\x93\x02\x18\"\x16/douyin/message/action\x12\x80\x01\n" +
-	"\vMessageChat\x12\".douyin.edge.v1.MessageChatRequest\x1a#.douyin.edge.v1.MessageChatResponse\"(\x92\x80\x19\b\x18\x01\"\x04read\x82\xd3\xe4\x93\x02\x16\x12\x14/douyin/message/chat\x1a\x10\x8a\x80\x19\f\n" +
+	"\vMessageChat\x12\".douyin.edge.v1.MessageChatRequest\x1a#.douyin.edge.v1.MessageChatResponse\"(\x92\x80\x19\b\x18\x01\"\x04read\x82\xd3\xe4\x93\x02\x16\x12\x14/douyin/message/chat\x12e\n" +
+	"\x04Feed\x12\x1b.douyin.edge.v1.FeedRequest\x1a\x1c.douyin.edge.v1.FeedResponse\"\"\x92\x80\x19\n" +
+	"\x10\x01\x18\x01\"\x04read\x82\xd3\xe4\x93\x02\x0e\x12\f/douyin/feed\x1a\x10\x8a\x80\x19\f\n" +
 	"\x04edge\x12\x02\b\x05\x18\x02B:Z8github.com/tremolo-dev/tremolo/gen/douyin/edge/v1;edgev1b\x06proto3"
 
 var (
@@ -1986,36 +1986,36 @@ var file_douyin_edge_v1_edge_proto_depIdxs = []int32{
 	32, // 7: douyin.edge.v1.FollowerListResponse.user_list:type_name -> douyin.app.v1.User
 	34, // 8: douyin.edge.v1.FriendListResponse.user_list:type_name -> douyin.app.v1.FriendUser
 	35, // 9: douyin.edge.v1.MessageChatResponse.message_list:type_name -> douyin.app.v1.Message
-	1,  // 10: douyin.edge.v1.DouyinService.Feed:input_type -> douyin.edge.v1.FeedRequest
-	3,  // 11: douyin.edge.v1.DouyinService.Register:input_type -> douyin.edge.v1.RegisterRequest
-	5,  // 12: douyin.edge.v1.DouyinService.Login:input_type -> douyin.edge.v1.LoginRequest
-	7,  // 13: douyin.edge.v1.DouyinService.GetUser:input_type -> douyin.edge.v1.GetUserRequest
-	9,  // 14: douyin.edge.v1.DouyinService.PublishList:input_type -> douyin.edge.v1.PublishListRequest
-	11, // 15: douyin.edge.v1.DouyinService.FavoriteAction:input_type -> douyin.edge.v1.FavoriteActionRequest
-	13, // 16: douyin.edge.v1.DouyinService.FavoriteList:input_type -> douyin.edge.v1.FavoriteListRequest
-	15, // 17: douyin.edge.v1.DouyinService.CommentAction:input_type -> douyin.edge.v1.CommentActionRequest
-	17, // 18: douyin.edge.v1.DouyinService.CommentList:input_type -> douyin.edge.v1.CommentListRequest
-	19, // 19: douyin.edge.v1.DouyinService.RelationAction:input_type -> douyin.edge.v1.RelationActionRequest
-	21, // 20: douyin.edge.v1.DouyinService.FollowList:input_type -> douyin.edge.v1.FollowListRequest
-	23, // 21: douyin.edge.v1.DouyinService.FollowerList:input_type -> douyin.edge.v1.FollowerListRequest
-	25, // 22: douyin.edge.v1.DouyinService.FriendList:input_type -> douyin.edge.v1.FriendListRequest
-	27, // 23: douyin.edge.v1.DouyinService.MessageAction:input_type -> douyin.edge.v1.MessageActionRequest
-	29, // 24: douyin.edge.v1.DouyinService.MessageChat:input_type -> douyin.edge.v1.MessageChatRequest
-	2,  // 25: douyin.edge.v1.DouyinService.Feed:output_type -> douyin.edge.v1.FeedResponse
-	4,  // 26: douyin.edge.v1.DouyinService.Register:output_type -> douyin.edge.v1.RegisterResponse
-	6,  // 27: douyin.edge.v1.DouyinService.Login:output_type -> douyin.edge.v1.LoginResponse
-	8,  // 28: douyin.edge.v1.DouyinService.GetUser:output_type -> douyin.edge.v1.GetUserResponse
-	10, // 29: douyin.edge.v1.DouyinService.PublishList:output_type -> douyin.edge.v1.PublishListResponse
-	12, // 30: douyin.edge.v1.DouyinService.FavoriteAction:output_type -> douyin.edge.v1.FavoriteActionResponse
-	14, // 31: douyin.edge.v1.DouyinService.FavoriteList:output_type -> douyin.edge.v1.FavoriteListResponse
-	16, // 32: douyin.edge.v1.DouyinService.CommentAction:output_type -> douyin.edge.v1.CommentActionResponse
-	18, // 33: douyin.edge.v1.DouyinService.CommentList:output_type -> douyin.edge.v1.CommentListResponse
-	20, // 34: douyin.edge.v1.DouyinService.RelationAction:output_type -> douyin.edge.v1.RelationActionResponse
-	22, // 35: douyin.edge.v1.DouyinService.FollowList:output_type -> douyin.edge.v1.FollowListResponse
-	24, // 36: douyin.edge.v1.DouyinService.FollowerList:output_type -> douyin.edge.v1.FollowerListResponse
-	26, // 37: douyin.edge.v1.DouyinService.FriendList:output_type -> douyin.edge.v1.FriendListResponse
-	28, // 38: douyin.edge.v1.DouyinService.MessageAction:output_type -> douyin.edge.v1.MessageActionResponse
-	30, // 39: douyin.edge.v1.DouyinService.MessageChat:output_type -> douyin.edge.v1.MessageChatResponse
+	3,  // 10: douyin.edge.v1.DouyinService.Register:input_type -> douyin.edge.v1.RegisterRequest
+	5,  // 11: douyin.edge.v1.DouyinService.Login:input_type -> douyin.edge.v1.LoginRequest
+	7,  // 12: douyin.edge.v1.DouyinService.GetUser:input_type -> douyin.edge.v1.GetUserRequest
+	9,  // 13: douyin.edge.v1.DouyinService.PublishList:input_type -> douyin.edge.v1.PublishListRequest
+	11, // 14: douyin.edge.v1.DouyinService.FavoriteAction:input_type -> douyin.edge.v1.FavoriteActionRequest
+	13, // 15: douyin.edge.v1.DouyinService.FavoriteList:input_type -> douyin.edge.v1.FavoriteListRequest
+	15, // 16: douyin.edge.v1.DouyinService.CommentAction:input_type -> douyin.edge.v1.CommentActionRequest
+	17, // 17: douyin.edge.v1.DouyinService.CommentList:input_type -> douyin.edge.v1.CommentListRequest
+	19, // 18: douyin.edge.v1.DouyinService.RelationAction:input_type -> douyin.edge.v1.RelationActionRequest
+	21, // 19: douyin.edge.v1.DouyinService.FollowList:input_type -> douyin.edge.v1.FollowListRequest
+	23, // 20: douyin.edge.v1.DouyinService.FollowerList:input_type -> douyin.edge.v1.FollowerListRequest
+	25, // 21: douyin.edge.v1.DouyinService.FriendList:input_type -> douyin.edge.v1.FriendListRequest
+	27, // 22: douyin.edge.v1.DouyinService.MessageAction:input_type -> douyin.edge.v1.MessageActionRequest
+	29, // 23: douyin.edge.v1.DouyinService.MessageChat:input_type -> douyin.edge.v1.MessageChatRequest
+	1,  // 24: douyin.edge.v1.DouyinService.Feed:input_type -> douyin.edge.v1.FeedRequest
+	4,  // 25: douyin.edge.v1.DouyinService.Register:output_type -> douyin.edge.v1.RegisterResponse
+	6,  // 26: douyin.edge.v1.DouyinService.Login:output_type -> douyin.edge.v1.LoginResponse
+	8,  // 27: douyin.edge.v1.DouyinService.GetUser:output_type -> douyin.edge.v1.GetUserResponse
+	10, // 28: douyin.edge.v1.DouyinService.PublishList:output_type -> douyin.edge.v1.PublishListResponse
+	12, // 29: douyin.edge.v1.DouyinService.FavoriteAction:output_type -> douyin.edge.v1.FavoriteActionResponse
+	14, // 30: douyin.edge.v1.DouyinService.FavoriteList:output_type -> douyin.edge.v1.FavoriteListResponse
+	16, // 31: douyin.edge.v1.DouyinService.CommentAction:output_type -> douyin.edge.v1.CommentActionResponse
+	18, // 32: douyin.edge.v1.DouyinService.CommentList:output_type -> douyin.edge.v1.CommentListResponse
+	20, // 33: douyin.edge.v1.DouyinService.RelationAction:output_type -> douyin.edge.v1.RelationActionResponse
+	22, // 34: douyin.edge.v1.DouyinService.FollowList:output_type -> douyin.edge.v1.FollowListResponse
+	24, // 35: douyin.edge.v1.DouyinService.FollowerList:output_type -> douyin.edge.v1.FollowerListResponse
+	26, // 36: douyin.edge.v1.DouyinService.FriendList:output_type -> douyin.edge.v1.FriendListResponse
+	28, // 37: douyin.edge.v1.DouyinService.MessageAction:output_type -> douyin.edge.v1.MessageActionResponse
+	30, // 38: douyin.edge.v1.DouyinService.MessageChat:output_type -> douyin.edge.v1.MessageChatResponse
+	2,  // 39: douyin.edge.v1.DouyinService.Feed:output_type -> douyin.edge.v1.FeedResponse
 	25, // [25:40] is the sub-list for method output_type
 	10, // [10:25] is the sub-list for method input_type
 	10, // [10:10] is the sub-list for extension type_name

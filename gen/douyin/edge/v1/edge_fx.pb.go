@@ -22,14 +22,6 @@ const DouyinServiceName = "edge"
 // set no deadline, the edge their auth and rate class.
 var DouyinServiceMethods = []rpc.Method{
 	{
-		FullMethod: DouyinService_Feed_FullMethodName,
-		Type:       rpc.Unary,
-		Timeout:    5 * time.Second,
-		Auth:       rpc.AuthPublic,
-		Idempotent: true,
-		RateClass:  "read",
-	},
-	{
 		FullMethod: DouyinService_Register_FullMethodName,
 		Type:       rpc.Unary,
 		Timeout:    5 * time.Second,
@@ -138,6 +130,14 @@ var DouyinServiceMethods = []rpc.Method{
 		Type:       rpc.Unary,
 		Timeout:    5 * time.Second,
 		Auth:       rpc.AuthUser,
+		Idempotent: true,
+		RateClass:  "read",
+	},
+	{
+		FullMethod: DouyinService_Feed_FullMethodName,
+		Type:       rpc.Unary,
+		Timeout:    5 * time.Second,
+		Auth:       rpc.AuthPublic,
 		Idempotent: true,
 		RateClass:  "read",
 	},

@@ -15,8 +15,6 @@ import (
 // created up front by NewDouyinServiceMetrics so that dashboards show each method
 // before its first call. Its interceptors record the service's calls.
 type DouyinServiceMetrics struct {
-	// Feed records /douyin.edge.v1.DouyinService/Feed.
-	Feed *metrics.ServerMethod
 	// Register records /douyin.edge.v1.DouyinService/Register.
 	Register *metrics.ServerMethod
 	// Login records /douyin.edge.v1.DouyinService/Login.
@@ -45,6 +43,8 @@ type DouyinServiceMetrics struct {
 	MessageAction *metrics.ServerMethod
 	// MessageChat records /douyin.edge.v1.DouyinService/MessageChat.
 	MessageChat *metrics.ServerMethod
+	// Feed records /douyin.edge.v1.DouyinService/Feed.
+	Feed *metrics.ServerMethod
 }
 
 // NewDouyinServiceMetrics creates the series of every method of douyin.edge.v1.DouyinService
@@ -62,12 +62,6 @@ func NewDouyinServiceMetrics(reg prometheus.Registerer) (*DouyinServiceMetrics, 
 	}
 	m := new(DouyinServiceMetrics)
 	var err error
-	if m.Feed, err = metrics.NewServerMethod(reg, rpc.Method{
-		FullMethod: DouyinService_Feed_FullMethodName,
-		Type:       rpc.Unary,
-	}, errs); err != nil {
-		return nil, err
-	}
 	if m.Register, err = metrics.NewServerMethod(reg, rpc.Method{
 		FullMethod: DouyinService_Register_FullMethodName,
 		Type:       rpc.Unary,
@@ -152,6 +146,12 @@ func NewDouyinServiceMetrics(reg prometheus.Registerer) (*DouyinServiceMetrics, 
 	}, errs); err != nil {
 		return nil, err
 	}
+	if m.Feed, err = metrics.NewServerMethod(reg, rpc.Method{
+		FullMethod: DouyinService_Feed_FullMethodName,
+		Type:       rpc.Unary,
+	}, errs); err != nil {
+		return nil, err
+	}
 	return m, nil
 }
 
@@ -160,8 +160,6 @@ func NewDouyinServiceMetrics(reg prometheus.Registerer) (*DouyinServiceMetrics, 
 // interceptors.
 func (m *DouyinServiceMetrics) Lookup(fullMethod string) *metrics.ServerMethod {
 	switch fullMethod {
-	case DouyinService_Feed_FullMethodName:
-		return m.Feed
 	case DouyinService_Register_FullMethodName:
 		return m.Register
 	case DouyinService_Login_FullMethodName:
@@ -190,6 +188,8 @@ func (m *DouyinServiceMetrics) Lookup(fullMethod string) *metrics.ServerMethod {
 		return m.MessageAction
 	case DouyinService_MessageChat_FullMethodName:
 		return m.MessageChat
+	case DouyinService_Feed_FullMethodName:
+		return m.Feed
 	}
 	return nil
 }

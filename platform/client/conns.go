@@ -7,7 +7,6 @@ import (
 	"net"
 	"sync"
 
-	"github.com/fullstorydev/grpchan"
 	"go.uber.org/fx"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -184,7 +183,7 @@ func (c *Conns) Conn(service string, methods []rpc.Method) (grpc.ClientConnInter
 // inProcess is the connection to a service of this process, in-process.
 func (c *Conns) inProcess(service string, table rpc.Table) grpc.ClientConnInterface {
 	unary, stream := c.interceptors(service, table, InProcess)
-	return grpchan.InterceptClientConnStream(grpchan.InterceptClientConnUnary(c.local.Channel, unary...), stream...)
+	return intercepted(c.local.Channel, unary, stream)
 }
 
 // loopback is the connection to a service of this process over its own
@@ -257,7 +256,7 @@ func (c *Conns) Gateway(service string, methods []rpc.Method) (grpc.ClientConnIn
 		return nil, fmt.Errorf("client: %s: %w", service, err)
 	}
 	unary, stream := c.interceptors(service, table, GatewayEntry)
-	return grpchan.InterceptClientConnStream(grpchan.InterceptClientConnUnary(c.local.Shared, unary...), stream...), nil
+	return intercepted(c.local.Shared, unary, stream), nil
 }
 
 // interceptors are the client interceptors of every call to service over

@@ -51,8 +51,9 @@ func NewLocalChannel() *LocalChannel { return &LocalChannel{ready: make(chan str
 
 // serve makes the channel deliver calls to services, through the server's
 // interceptor chains. Only the first call counts.
-func (l *LocalChannel) serve(services []Service, unary grpc.UnaryServerInterceptor, stream grpc.StreamServerInterceptor) {
+func (l *LocalChannel) serve(services []Service, chains serverChains) {
 	l.once.Do(func() {
+		unary, stream := chainUnary(chains.unary), chainStream(chains.stream)
 		ch := new(inprocgrpc.Channel).
 			WithCloner(protoCloner{}).
 			WithServerUnaryInterceptor(unary).
@@ -60,8 +61,11 @@ func (l *LocalChannel) serve(services []Service, unary grpc.UnaryServerIntercept
 		l.methods = map[string]localUnary{}
 		for _, svc := range services {
 			ch.RegisterService(svc.Desc, svc.Impl)
+			is := chains.unaryOf(svc)
 			for _, m := range svc.Desc.Methods {
-				l.methods["/"+svc.Desc.ServiceName+"/"+m.MethodName] = localUnary{srv: svc.Impl, handler: m.Handler}
+				u := localUnary{srv: svc.Impl, handler: m.Handler}
+				u.call, u.newRequest = prebuild(svc.Impl, m.Handler, is)
+				l.methods["/"+svc.Desc.ServiceName+"/"+m.MethodName] = u
 			}
 		}
 		l.ch = ch
@@ -102,6 +106,47 @@ func (l *LocalChannel) begin(ctx context.Context) error {
 type localUnary struct {
 	srv     any
 	handler grpc.MethodHandler
+	// call is the method's interceptors and handler chained once, and
+	// newRequest makes the message it takes (see prebuild); nil when the
+	// method could not be prebuilt, and handler runs with the chain.
+	call       grpc.UnaryHandler
+	newRequest func() proto.Message
+}
+
+// prebuild chains a unary method's interceptors and its handler once, for
+// every call: grpc-go's generated method handlers make a closure for the
+// service's method and a UnaryServerInfo on every call, and a chain of
+// interceptors makes a closure per interceptor on top, a dozen allocations
+// a call that are the same every time. The generated handler is run once
+// with an interceptor that keeps what it is given (the request it decoded,
+// the info and the closure, which holds only the service) without calling
+// on. A handler that does not call its interceptor, or whose request is not
+// a protobuf message, is not prebuilt.
+func prebuild(srv any, h grpc.MethodHandler, is []grpc.UnaryServerInterceptor) (call grpc.UnaryHandler, newRequest func() proto.Message) {
+	var (
+		req   any
+		info  *grpc.UnaryServerInfo
+		final grpc.UnaryHandler
+	)
+	func() {
+		defer func() { _ = recover() }() // a hand-written handler may not take a zero request
+		_, _ = h(srv, context.Background(), func(any) error { return nil },
+			func(_ context.Context, r any, i *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+				req, info, final = r, i, handler
+				return nil, nil
+			})
+	}()
+	msg, ok := req.(proto.Message)
+	if !ok || info == nil || final == nil {
+		return nil, nil
+	}
+	call = final
+	for i := len(is) - 1; i >= 0; i-- {
+		icpt, next := is[i], call
+		call = func(ctx context.Context, req any) (any, error) { return icpt(ctx, req, info, next) }
+	}
+	mt := msg.ProtoReflect().Type()
+	return call, func() proto.Message { return mt.New().Interface() }
 }
 
 // Invoke performs a unary call on the caller's goroutine. Unlike a call
@@ -146,7 +191,16 @@ func (l *LocalChannel) invoke(ctx context.Context, method string, req, reply any
 	}
 	st := &localStream{method: method}
 	sctx := grpc.NewContextWithServerTransportStream(serverContext(ctx), st)
-	resp, err := m.handler(m.srv, sctx, func(in any) error { return cp.Copy(in, req) }, l.unary)
+	var resp any
+	var err error
+	if m.call != nil {
+		in := m.newRequest()
+		if err = cp.Copy(in, req); err == nil {
+			resp, err = m.call(sctx, in)
+		}
+	} else {
+		resp, err = m.handler(m.srv, sctx, func(in any) error { return cp.Copy(in, req) }, l.unary)
+	}
 	for _, o := range opts {
 		switch o := o.(type) {
 		case grpc.HeaderCallOption:

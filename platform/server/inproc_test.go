@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"runtime"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -266,5 +267,95 @@ func TestInProcess(t *testing.T) {
 	remote := peer.NewContext(context.Background(), &peer.Peer{Addr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9}})
 	if InProcess(remote) || InProcess(context.Background()) {
 		t.Error("InProcess is true for a network call or a context without a peer")
+	}
+}
+
+// recorder is an interceptor that notes its name, and the request it saw,
+// each time it runs.
+func recorder(name string, seen *[]string) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		*seen = append(*seen, name+":"+info.FullMethod)
+		return h(ctx, req)
+	}
+}
+
+// An in-process call runs the same interceptors, in the same order, as the
+// same call over the network (the channel chains them once per method), a
+// handler that does not call its interceptor still works, and every call
+// gets its own request.
+func TestInProcessChainMatchesNetwork(t *testing.T) {
+	var seen []string
+	direct := grpc.MethodDesc{MethodName: "Direct", Handler: func(_ any, _ context.Context, dec func(any) error, _ grpc.UnaryServerInterceptor) (any, error) {
+		in := new(structpb.ListValue)
+		if err := dec(in); err != nil {
+			return nil, err
+		}
+		return in, nil // no interceptor: not prebuilt
+	}}
+	desc := listDesc
+	var requests []*structpb.ListValue
+	// Requests notes each request it is handed.
+	noting := listHandler("Requests", func(_ context.Context, in *structpb.ListValue) (*structpb.ListValue, error) {
+		requests = append(requests, in)
+		return in, nil
+	})
+	desc.Methods = append(append([]grpc.MethodDesc{}, listDesc.Methods...), direct, noting)
+	methods := append(append([]rpc.Method{}, listMethods...),
+		rpc.Method{FullMethod: "/test.v1.Lists/Direct", Type: rpc.Unary, Timeout: time.Second, Auth: rpc.AuthPublic},
+		rpc.Method{FullMethod: "/test.v1.Lists/Requests", Type: rpc.Unary, Timeout: time.Second, Auth: rpc.AuthPublic})
+	ch := NewLocalChannel()
+	s, err := New(loopback(), slog.New(slog.NewTextHandler(io.Discard, nil)),
+		[]Service{{Desc: &desc, Impl: testService{}, Methods: methods, Unary: []grpc.UnaryServerInterceptor{recorder("service", &seen)}}},
+		Options{Gatherer: metrics.NewRegistry(), Channel: ch, Interceptors: Interceptors{
+			Unary:      []grpc.UnaryServerInterceptor{recorder("early", &seen)},
+			GuardUnary: []grpc.UnaryServerInterceptor{recorder("guard", &seen)},
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Stop(context.Background()) })
+
+	if ch.methods["/test.v1.Lists/Echo"].call == nil || ch.methods["/test.v1.Lists/Direct"].call != nil {
+		t.Fatal("Echo was not prebuilt, or Direct was")
+	}
+	ctx := metadata.AppendToOutgoingContext(context.Background(), "x-k", "v")
+	var local, remote structpb.ListValue
+	if err := ch.Invoke(ctx, "/test.v1.Lists/Echo", list("a"), &local); err != nil {
+		t.Fatal(err)
+	}
+	inProcess := seen
+	seen = nil
+	if err := dial(t, s).Invoke(ctx, "/test.v1.Lists/Echo", list("a"), &remote); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"early:/test.v1.Lists/Echo", "service:/test.v1.Lists/Echo", "guard:/test.v1.Lists/Echo"}
+	if !slices.Equal(inProcess, want) || !slices.Equal(seen, want) {
+		t.Fatalf("interceptors in process %v, over the network %v; want %v for both", inProcess, seen, want)
+	}
+	if local.Values[0].GetStringValue() != "v" || remote.Values[0].GetStringValue() != "v" {
+		t.Fatalf("metadata seen: in process %v, over the network %v", local.Values, remote.Values)
+	}
+
+	seen = nil
+	for _, s := range []string{"one", "two"} {
+		var out structpb.ListValue
+		if err := ch.Invoke(context.Background(), "/test.v1.Lists/Direct", list(s), &out); err != nil || out.Values[0].GetStringValue() != s {
+			t.Fatalf("Direct(%s) = %v, %v", s, out.Values, err)
+		}
+	}
+	if len(seen) != 0 {
+		t.Fatalf("a handler that calls no interceptor ran %v", seen)
+	}
+	for range 2 {
+		var out structpb.ListValue
+		if err := ch.Invoke(context.Background(), "/test.v1.Lists/Requests", list("x"), &out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(requests) != 2 || requests[0] == requests[1] {
+		t.Fatalf("requests handled: %p; want two distinct ones", requests)
 	}
 }

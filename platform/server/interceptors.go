@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,27 +19,46 @@ import (
 	"github.com/tremolo-dev/tremolo/platform/rpc"
 )
 
+// serverChains are a server's interceptors: unary and stream as the
+// grpc.Server runs them (the services' own interceptors through
+// perServiceUnary and perServiceStream), and the unary interceptors on
+// either side of the services' own, from which the in-process channel
+// builds each service's chain once (unaryOf).
+type serverChains struct {
+	unary         []grpc.UnaryServerInterceptor
+	stream        []grpc.StreamServerInterceptor
+	before, after []grpc.UnaryServerInterceptor
+}
+
+// unaryOf is the unary chain of svc's calls, its own interceptors in place.
+func (c serverChains) unaryOf(svc Service) []grpc.UnaryServerInterceptor {
+	return slices.Concat(c.before, svc.Unary, c.after)
+}
+
 // chain builds the interceptor chains described in the package comment.
-func chain(logger *slog.Logger, table rpc.Table, services []Service, extra Interceptors) ([]grpc.UnaryServerInterceptor, []grpc.StreamServerInterceptor) {
+func chain(logger *slog.Logger, table rpc.Table, services []Service, extra Interceptors) serverChains {
 	onPanic := recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
 		logger.ErrorContext(ctx, "panic in handler", slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
 		return apierror.Internal(fmt.Errorf("panic: %v", p))
 	})
-	unary := append([]grpc.UnaryServerInterceptor{requestid.UnaryServerInterceptor(), routing.UnaryServerInterceptor()}, extra.Unary...)
+	before := append([]grpc.UnaryServerInterceptor{requestid.UnaryServerInterceptor(), routing.UnaryServerInterceptor()}, extra.Unary...)
 	stream := append([]grpc.StreamServerInterceptor{requestid.StreamServerInterceptor(), routing.StreamServerInterceptor()}, extra.Stream...)
-	unary = append(unary, perServiceUnary(services))
-	stream = append(stream, perServiceStream(services))
-	unary = append(unary,
+	after := []grpc.UnaryServerInterceptor{
 		apierror.UnaryServerInterceptor(logger),
 		recovery.UnaryServerInterceptor(onPanic),
-	)
-	stream = append(stream,
+	}
+	after = append(append(after, extra.GuardUnary...), auth.UnaryServerInterceptor(table), timeoutUnary(table))
+	stream = append(stream, perServiceStream(services),
 		apierror.StreamServerInterceptor(logger),
 		recovery.StreamServerInterceptor(onPanic),
 	)
-	unary = append(append(unary, extra.GuardUnary...), auth.UnaryServerInterceptor(table), timeoutUnary(table))
 	stream = append(append(stream, extra.GuardStream...), auth.StreamServerInterceptor(table), timeoutStream(table))
-	return unary, stream
+	return serverChains{
+		unary:  slices.Concat(before, []grpc.UnaryServerInterceptor{perServiceUnary(services)}, after),
+		stream: stream,
+		before: before,
+		after:  after,
+	}
 }
 
 // perServiceUnary runs the interceptors a service contributed only for that

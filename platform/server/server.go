@@ -97,13 +97,13 @@ func New(cfg Config, logger *slog.Logger, services []Service, opts Options) (*Se
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
-	unary, stream := chain(logger, table, services, opts.Interceptors)
+	chains := chain(logger, table, services, opts.Interceptors)
 	s := &Server{
 		cfg:      cfg,
 		logger:   logger,
 		services: services,
 		onFail:   opts.OnServeError,
-		grpc:     grpc.NewServer(grpc.ChainUnaryInterceptor(unary...), grpc.ChainStreamInterceptor(stream...)),
+		grpc:     grpc.NewServer(grpc.ChainUnaryInterceptor(chains.unary...), grpc.ChainStreamInterceptor(chains.stream...)),
 		health:   health.NewServer(),
 		gateway:  NewGateway(),
 		mux:      http.NewServeMux(),
@@ -116,7 +116,7 @@ func New(cfg Config, logger *slog.Logger, services []Service, opts Options) (*Se
 	if s.channel == nil {
 		s.channel = NewLocalChannel()
 	}
-	s.channel.serve(services, chainUnary(unary), chainStream(stream))
+	s.channel.serve(services, chains)
 	for _, svc := range services {
 		s.grpc.RegisterService(svc.Desc, svc.Impl)
 		s.health.SetServingStatus(svc.Desc.ServiceName, healthpb.HealthCheckResponse_NOT_SERVING)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/tremolo-dev/tremolo/platform/apierror"
 	"github.com/tremolo-dev/tremolo/platform/auth"
+	"github.com/tremolo-dev/tremolo/platform/internal/callmd"
 	"github.com/tremolo-dev/tremolo/platform/requestid"
 	"github.com/tremolo-dev/tremolo/platform/routing"
 	"github.com/tremolo-dev/tremolo/platform/rpc"
@@ -66,6 +67,14 @@ type Options struct {
 	Middleware func(service string, table rpc.Table, path Path) ([]grpc.UnaryClientInterceptor, []grpc.StreamClientInterceptor)
 	// DialOptions are added to every network connection.
 	DialOptions []grpc.DialOption
+	// Outgoing appends to kv (key, value...) what else an in-process unary
+	// call carries to its callee, beside the request id, the user and the
+	// routing attributes: the trace context (tracing.AppendOutgoing). Such
+	// a call's metadata goes to the callee in one piece (see forwardLocal),
+	// so Middleware should not add these for those calls; network calls
+	// and streams carry theirs through Middleware's interceptors. Nil adds
+	// nothing.
+	Outgoing func(ctx context.Context, kv []string) []string
 }
 
 // Path is the way a connection's calls take to their service, for the
@@ -266,7 +275,14 @@ func (c *Conns) Gateway(service string, methods []rpc.Method) (grpc.ClientConnIn
 // errors are decoded last, so that every interceptor above sees platform
 // errors.
 func (c *Conns) interceptors(service string, table rpc.Table, path Path) ([]grpc.UnaryClientInterceptor, []grpc.StreamClientInterceptor) {
-	unary := []grpc.UnaryClientInterceptor{forwardUnary, timeoutInterceptor(table)}
+	fwd := forwardUnary
+	switch path {
+	case InProcess:
+		fwd = c.forwardLocal(c.local.Channel)
+	case GatewayEntry:
+		fwd = c.forwardLocal(c.local.Shared)
+	}
+	unary := []grpc.UnaryClientInterceptor{fwd, timeoutInterceptor(table)}
 	stream := []grpc.StreamClientInterceptor{forwardStream}
 	if c.o.Middleware != nil {
 		u, s := c.o.Middleware(service, table, path)
@@ -293,6 +309,34 @@ func forward(ctx context.Context) context.Context {
 
 func forwardUnary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 	return invoker(forward(ctx), method, req, reply, cc, opts...)
+}
+
+// forwardLocal is forwardUnary for in-process calls over ch, with
+// Options.Outgoing's pairs. When ch is the server's LocalChannel, which
+// builds the callee's incoming metadata from the pairs themselves
+// (platform/internal/callmd), they skip the outgoing metadata: adding to it
+// and reading it back cost a quarter of an in-process call's allocations.
+func (c *Conns) forwardLocal(ch grpc.ClientConnInterface) grpc.UnaryClientInterceptor {
+	_, direct := ch.(interface{ ReadsCallMD() })
+	extra := c.o.Outgoing
+	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		// The pairs are the callee's to keep: a buffer of their own.
+		kv := make([]string, 0, 2+2+2*len(routing.Keys)+4)
+		kv = requestid.AppendOutgoing(ctx, kv)
+		kv = auth.AppendOutgoing(ctx, kv)
+		kv = routing.AppendOutgoing(ctx, kv)
+		if extra != nil {
+			kv = extra(ctx, kv)
+		}
+		switch {
+		case len(kv) == 0:
+		case direct:
+			ctx = callmd.With(ctx, kv)
+		default:
+			ctx = metadata.AppendToOutgoingContext(ctx, kv...)
+		}
+		return invoker(ctx, method, req, reply, cc, opts...)
+	}
 }
 
 func forwardStream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {

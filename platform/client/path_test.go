@@ -125,10 +125,13 @@ func TestMiddlewareLearnsThePath(t *testing.T) {
 }
 
 // A call carries the request's id, user and routing attributes, each
-// once; a value the caller put in the outgoing metadata itself wins.
+// once, and Options.Outgoing's pairs; a value the caller put in the
+// outgoing metadata itself wins. (This channel is not the server's, so the
+// pairs go as outgoing metadata.)
 func TestCallsForwardRequestUserAndRoute(t *testing.T) {
 	ch := &channel{}
-	c := New(Config{}, Local{Channel: ch}, Options{})
+	extra := func(_ context.Context, kv []string) []string { return append(kv, "x-extra", "e") }
+	c := New(Config{}, Local{Channel: ch}, Options{Outgoing: extra})
 	defer c.Close()
 	cc, err := c.Conn("health", healthMethods)
 	if err != nil {
@@ -152,10 +155,10 @@ func TestCallsForwardRequestUserAndRoute(t *testing.T) {
 		}
 	}
 	check(ctx, map[string]string{
-		requestid.Key: "req-1", auth.MetadataKey: "42", routing.VersionKey: "v2", routing.CellKey: "3",
+		requestid.Key: "req-1", auth.MetadataKey: "42", routing.VersionKey: "v2", routing.CellKey: "3", "x-extra": "e",
 	})
 	check(metadata.AppendToOutgoingContext(ctx, requestid.Key, "mine", routing.CellKey, "5"), map[string]string{
-		requestid.Key: "mine", auth.MetadataKey: "42", routing.VersionKey: "v2", routing.CellKey: "5",
+		requestid.Key: "mine", auth.MetadataKey: "42", routing.VersionKey: "v2", routing.CellKey: "5", "x-extra": "e",
 	})
-	check(context.Background(), map[string]string{})
+	check(context.Background(), map[string]string{"x-extra": "e"})
 }

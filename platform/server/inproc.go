@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/tremolo-dev/tremolo/platform/internal/callmd"
 	"github.com/tremolo-dev/tremolo/platform/internal/ctxkey"
 )
 
@@ -237,13 +238,28 @@ func (l *LocalChannel) invoke(ctx context.Context, method string, req, reply any
 // with NewOutgoingContext copied and the pairs of AppendToOutgoingContext
 // gathered into new slices. So nothing the caller may change later is
 // shared, and the map goes into the handler's context as it is.
+//
+// The platform's client sends what travels with every call (request id,
+// user, routing, trace context) as pairs beside the outgoing metadata
+// (platform/internal/callmd); they join it here, in one pass.
 func serverContext(ctx context.Context) context.Context {
 	sctx := context.Context(valueless{ctx})
-	if md, ok := metadata.FromOutgoingContext(ctx); ok {
+	md, _ := metadata.FromOutgoingContext(ctx)
+	if kv := callmd.Pairs(ctx); len(kv) > 0 {
+		md = callmd.Incoming(md, kv)
+	}
+	if md != nil {
 		sctx = metadata.NewIncomingContext(sctx, md)
 	}
 	return peer.NewContext(sctx, localPeer)
 }
+
+// ReadsCallMD tells the platform's client that this channel delivers the
+// pairs of platform/internal/callmd as the callee's incoming metadata.
+func (l *LocalChannel) ReadsCallMD() {}
+
+// ReadsCallMD is LocalChannel's.
+func (sharedChannel) ReadsCallMD() {}
 
 // valueless hides a context's values, all but one: the key under which the
 // context package finds the cancelable context a new one derives from.

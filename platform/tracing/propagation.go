@@ -80,6 +80,21 @@ func single(key string, vs []string) string {
 	}
 }
 
+// AppendOutgoing appends the trace context of ctx's span to kv (key,
+// value...): traceparent, and tracestate when the span context has one;
+// nothing when ctx has no span. It is for calls whose metadata goes as
+// pairs rather than through the outgoing metadata (client.Options.Outgoing:
+// the platform's in-process calls), where the pairs replace a trace
+// context the caller's metadata may hold, as inject does.
+func AppendOutgoing(ctx context.Context, kv []string) []string {
+	if !trace.SpanContextFromContext(ctx).IsValid() {
+		return kv
+	}
+	var c outgoingCarrier
+	propagator.Inject(ctx, &c)
+	return append(kv, c.kv[:c.n]...)
+}
+
 // inject returns ctx with its span context added to the outgoing metadata,
 // so the callee's span is a child of ctx's. Usually the metadata has no
 // trace context yet and the keys are appended, which copies nothing. If it

@@ -1,0 +1,44 @@
+package callmd
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"google.golang.org/grpc/metadata"
+)
+
+func TestPairsTravelInTheContext(t *testing.T) {
+	if Pairs(context.Background()) != nil {
+		t.Fatal("pairs in an empty context")
+	}
+	kv := []string{"x-request-id", "r1"}
+	if got := Pairs(With(context.Background(), kv)); !slices.Equal(got, kv) {
+		t.Fatalf("Pairs = %v", got)
+	}
+}
+
+// The pairs replace the caller's own metadata of their keys, keep the
+// rest, keep several values of one key in order, and are copied.
+func TestIncoming(t *testing.T) {
+	md := metadata.MD{"traceparent": {"stale"}, "x-k": {"caller"}}
+	kv := []string{"traceparent", "fresh", "x-user-id", "42", "tracestate", "a=1", "tracestate", "b=2"}
+	got := Incoming(md, kv)
+	want := metadata.MD{"traceparent": {"fresh"}, "x-k": {"caller"}, "x-user-id": {"42"}, "tracestate": {"a=1", "b=2"}}
+	if len(got) != len(want) {
+		t.Fatalf("Incoming = %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if !slices.Equal(got[k], v) {
+			t.Fatalf("Incoming = %v, want %v", got, want)
+		}
+	}
+	got["x-user-id"][0] = "changed by the callee"
+	got["traceparent"] = append(got["traceparent"], "added by the callee")
+	if kv[3] != "42" || kv[0] != "traceparent" || kv[1] != "fresh" {
+		t.Fatalf("the callee changed the caller's pairs: %v", kv)
+	}
+	if fresh := Incoming(nil, kv[:2]); len(fresh) != 1 || fresh["traceparent"][0] != "fresh" {
+		t.Fatalf("Incoming(nil) = %v", fresh)
+	}
+}

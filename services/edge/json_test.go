@@ -118,3 +118,70 @@ func BenchmarkAppendString(b *testing.B) {
 		}
 	}
 }
+
+// sharedAuthors is a feed page as the feed service builds it: 30 videos
+// by six authors, each author one message shared by their videos (fresh
+// makes a copy of the author for every video instead).
+func sharedAuthors(fresh bool) *edgev1.FeedResponse {
+	authors := make([]*appv1.User, 6)
+	for i := range authors {
+		authors[i] = &appv1.User{Id: int64(100 + i), Name: fmt.Sprintf("author \"%d\"", i), FollowCount: 3, IsFollow: i%2 == 0,
+			Avatar: "http://127.0.0.1:8080/douyin/media/avatars/a.jpg", Signature: "签名", TotalFavorited: 7}
+	}
+	page := &edgev1.FeedResponse{NextTime: 1700000000000}
+	for i := range 30 {
+		a := authors[i%len(authors)]
+		if fresh {
+			a = proto.Clone(a).(*appv1.User)
+		}
+		page.VideoList = append(page.VideoList, &appv1.Video{Id: int64(i), Author: a, Title: fmt.Sprintf("video %d", i),
+			PlayUrl: "http://127.0.0.1:8080/douyin/media/videos/v.mp4", CoverUrl: "http://127.0.0.1:8080/douyin/media/covers/c.jpg", IsFavorite: i%3 == 0})
+	}
+	return page
+}
+
+// A user met again is copied from where it was written: the bytes are
+// those of encoding it again, with more distinct users than are remembered
+// too.
+func TestRepeatedUsersSameJSON(t *testing.T) {
+	for _, page := range []*edgev1.FeedResponse{sharedAuthors(false), feedPage(30, "x")} {
+		want := string(appendMessage(nil, proto.Clone(page).ProtoReflect()))
+		var fresh edgev1.FeedResponse
+		proto.Merge(&fresh, page)
+		for _, v := range fresh.VideoList {
+			v.Author = proto.Clone(v.Author).(*appv1.User)
+		}
+		if got := string(appendMessage(nil, fresh.ProtoReflect())); got != want {
+			t.Fatalf("shared authors:\n%s\nauthor per video:\n%s", want, got)
+		}
+	}
+	many := sharedAuthors(false)
+	for i, v := range many.VideoList {
+		v.Author = &appv1.User{Id: int64(i), Name: fmt.Sprint(i)}
+	}
+	many.VideoList = append(many.VideoList, many.VideoList...) // 30 distinct users, each twice
+	got := string(appendMessage(nil, many.ProtoReflect()))
+	for i := range 30 {
+		if n := strings.Count(got, fmt.Sprintf(`{"id":%d,"name":"%d",`, i, i)); n != 2 {
+			t.Fatalf("user %d written %d times, want 2", i, n)
+		}
+	}
+}
+
+// BenchmarkMarshalFeedPage encodes a feed page whose authors are shared by
+// their videos, as the feed builds it, and one with an author per video.
+func BenchmarkMarshalFeedPage(b *testing.B) {
+	for _, c := range []struct {
+		name  string
+		fresh bool
+	}{{"shared-authors", false}, {"author-per-video", true}} {
+		b.Run(c.name, func(b *testing.B) {
+			m := sharedAuthors(c.fresh).ProtoReflect()
+			buf := make([]byte, 0, 32<<10)
+			b.ReportAllocs()
+			for b.Loop() {
+				buf = appendMessage(buf[:0], m)
+			}
+		})
+	}
+}

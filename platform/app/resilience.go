@@ -60,20 +60,18 @@ func NewCallees(tp trace.TracerProvider, reg prometheus.Registerer, logger *slog
 // calls into its own process (client.GatewayEntry), tracing only. Calls
 // that leave the process get a client span, which covers the whole call,
 // retries included; calls within it only pass the trace context on, so
-// the callee's server span is the caller's span's child (unary calls
-// through client.Options.Outgoing, streams through
-// tracing.StreamClientPropagator). The breaker sees a call's outcome after
+// the callee's server span is the caller's span's child (see
+// tracing.UnaryClientPropagator; with client.Options.Outgoing set to
+// tracing.AppendOutgoing, as clientOptions sets it, the client adds it to
+// the call's pairs itself and the propagator has nothing to do). The breaker sees a call's outcome after
 // retries, and a call it drops is not retried.
 func (c *Callees) Interceptors(service string, table rpc.Table, path client.Path) ([]grpc.UnaryClientInterceptor, []grpc.StreamClientInterceptor) {
-	// In-process unary calls get the trace context from the client itself
-	// (client.Options.Outgoing, set to tracing.AppendOutgoing).
-	var traceUnary []grpc.UnaryClientInterceptor
-	traceStream := tracing.StreamClientPropagator()
+	traceUnary, traceStream := tracing.UnaryClientPropagator(), tracing.StreamClientPropagator()
 	if path == client.Network {
-		traceUnary, traceStream = []grpc.UnaryClientInterceptor{tracing.UnaryClientInterceptor(c.tracer)}, tracing.StreamClientInterceptor(c.tracer)
+		traceUnary, traceStream = tracing.UnaryClientInterceptor(c.tracer), tracing.StreamClientInterceptor(c.tracer)
 	}
 	if path == client.GatewayEntry {
-		return traceUnary, []grpc.StreamClientInterceptor{traceStream}
+		return []grpc.UnaryClientInterceptor{traceUnary}, []grpc.StreamClientInterceptor{traceStream}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -93,7 +91,7 @@ func (c *Callees) Interceptors(service string, table rpc.Table, path client.Path
 		cl = &callee{breakers: b, retrier: r}
 		c.byName[service] = cl
 	}
-	unary := append(traceUnary, cl.breakers.UnaryClientInterceptor())
+	unary := []grpc.UnaryClientInterceptor{traceUnary, cl.breakers.UnaryClientInterceptor()}
 	if cl.retrier != nil {
 		unary = append(unary, cl.retrier.UnaryClientInterceptor())
 	}

@@ -67,13 +67,14 @@ type Options struct {
 	Middleware func(service string, table rpc.Table, path Path) ([]grpc.UnaryClientInterceptor, []grpc.StreamClientInterceptor)
 	// DialOptions are added to every network connection.
 	DialOptions []grpc.DialOption
-	// Outgoing appends to kv (key, value...) what else an in-process unary
-	// call carries to its callee, beside the request id, the user and the
-	// routing attributes: the trace context (tracing.AppendOutgoing). Such
-	// a call's metadata goes to the callee in one piece (see forwardLocal),
-	// so Middleware should not add these for those calls; network calls
-	// and streams carry theirs through Middleware's interceptors. Nil adds
-	// nothing.
+	// Outgoing appends to kv (key, value...; keys in lower case, as gRPC
+	// metadata's) what else an in-process unary call carries to its
+	// callee, beside the request id, the user and the routing attributes:
+	// the trace context (tracing.AppendOutgoing). Such a call's metadata
+	// goes to the callee in one piece (see forwardLocal), cheaper than
+	// Middleware's interceptors adding to the outgoing metadata; a pair
+	// replaces the values of its key there. Network calls and streams carry
+	// theirs through Middleware's interceptors. Nil adds nothing.
 	Outgoing func(ctx context.Context, kv []string) []string
 }
 
@@ -333,7 +334,10 @@ func (c *Conns) forwardLocal(ch grpc.ClientConnInterface) grpc.UnaryClientInterc
 		case direct:
 			ctx = callmd.With(ctx, kv)
 		default:
-			ctx = metadata.AppendToOutgoingContext(ctx, kv...)
+			// The same replacement of the caller's keys, in the outgoing
+			// metadata (a copy of it).
+			md, _ := metadata.FromOutgoingContext(ctx)
+			ctx = metadata.NewOutgoingContext(ctx, callmd.Incoming(md, kv))
 		}
 		return invoker(ctx, method, req, reply, cc, opts...)
 	}

@@ -17,7 +17,8 @@
 // transport reads headers with, refuses them, and grpc-go's client refuses
 // to send them), and over the in-process channel (platform/server's
 // LocalChannel, grpchan's inprocgrpc) the metadata is made with
-// metadata.FromOutgoingContext, which lowers every key. Only metadata a
+// metadata.FromOutgoingContext, which lowers every key, and the platform
+// client's pairs (platform/internal/callmd), lowered likewise. Only metadata a
 // test attaches by hand with metadata.NewIncomingContext could hold another
 // spelling, and metadata.MD's own Get would not find it either.
 package incoming

@@ -122,16 +122,20 @@ type localUnary struct {
 // with an interceptor that keeps what it is given (the request it decoded,
 // the info and the closure, which holds only the service) without calling
 // on. A handler that does not call its interceptor, or whose request is not
-// a protobuf message, is not prebuilt.
+// a protobuf message, is not prebuilt. (grpc-go's generated handlers always
+// call it; a hand-written one that runs its method without it does so
+// here once, with an empty request and a canceled context.)
 func prebuild(srv any, h grpc.MethodHandler, is []grpc.UnaryServerInterceptor) (call grpc.UnaryHandler, newRequest func() proto.Message) {
 	var (
 		req   any
 		info  *grpc.UnaryServerInfo
 		final grpc.UnaryHandler
 	)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
 	func() {
 		defer func() { _ = recover() }() // a hand-written handler may not take a zero request
-		_, _ = h(srv, context.Background(), func(any) error { return nil },
+		_, _ = h(srv, ctx, func(any) error { return nil },
 			func(_ context.Context, r any, i *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 				req, info, final = r, i, handler
 				return nil, nil

@@ -84,15 +84,22 @@ func single(key string, vs []string) string {
 // value...): traceparent, and tracestate when the span context has one;
 // nothing when ctx has no span. It is for calls whose metadata goes as
 // pairs rather than through the outgoing metadata (client.Options.Outgoing:
-// the platform's in-process calls), where the pairs replace a trace
-// context the caller's metadata may hold, as inject does.
+// the platform's in-process calls), where the pairs replace the keys they
+// name in the caller's own metadata. As inject does, it leaves no trace
+// context of the caller's beside the span's: a tracestate the caller's
+// metadata holds, when the span has none, is replaced by an empty one,
+// which the callee reads as none.
 func AppendOutgoing(ctx context.Context, kv []string) []string {
 	if !trace.SpanContextFromContext(ctx).IsValid() {
 		return kv
 	}
 	var c outgoingCarrier
 	propagator.Inject(ctx, &c)
-	return append(kv, c.kv[:c.n]...)
+	kv = append(kv, c.kv[:c.n]...)
+	if c.n == 2 && len(metadata.ValueFromOutgoingContext(ctx, tracestateKey)) > 0 {
+		kv = append(kv, tracestateKey, "")
+	}
+	return kv
 }
 
 // inject returns ctx with its span context added to the outgoing metadata,

@@ -2,11 +2,9 @@ package edge
 
 import (
 	"net/http"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"unsafe"
-	"weak"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
@@ -19,14 +17,20 @@ import (
 //
 // grpc-gateway asks the Marshaler for the bytes and writes them itself, so
 // the buffer goes back where it is written: returningWriter, around every
-// response of the app's API, gives a buffer back after writing the whole
-// of it. A buffer is known by its first byte's address; the register holds
-// the buffers weakly, so one that is never written (Marshal called outside
-// a request, a response that failed) is collected like any other memory.
+// response of the app's API, gives a buffer back after a successful write
+// of the whole of it. A lent buffer is known by its first byte's address,
+// in a register that holds it until then. Bytes that are never written
+// through returningWriter (Marshal called elsewhere, a handler that failed
+// in between) keep their buffer out of the pool for good; at most
+// maxLent buffers are out at once, beyond which responses get memory of
+// their own, so such losses cannot grow without bound.
 
 // responseBufferSize is the capacity of a pooled buffer: a feed page and
 // most lists fit; a larger response outgrows it into memory of its own.
 const responseBufferSize = 32 << 10
+
+// maxLent bounds the buffers out of the pool at once (8 MiB).
+const maxLent = 256
 
 // responseBuffer is a pooled buffer.
 type responseBuffer struct {
@@ -34,33 +38,40 @@ type responseBuffer struct {
 	// n is the length of the response encoded into data; a write of
 	// exactly data[:n] gives the buffer back.
 	n int
-	// lent is set while a response encoded into data is not yet written.
-	lent atomic.Bool
 }
 
-var (
-	responseBuffers = sync.Pool{New: func() any { return newResponseBuffer() }}
-	// lentBuffers maps a pooled buffer's first byte's address to the
-	// buffer, weakly.
-	lentBuffers sync.Map // uintptr -> weak.Pointer[responseBuffer]
-)
+var responseBuffers = sync.Pool{New: func() any { return &responseBuffer{data: make([]byte, 0, responseBufferSize)} }}
 
-func newResponseBuffer() *responseBuffer {
-	b := &responseBuffer{data: make([]byte, 0, responseBufferSize)}
-	key := uintptr(unsafe.Pointer(unsafe.SliceData(b.data)))
-	lentBuffers.Store(key, weak.Make(b))
-	// Once b is collected its address may be reused: forget it, unless a
-	// newer buffer at the same address took the entry over already.
-	runtime.AddCleanup(b, func(key uintptr) {
-		if v, ok := lentBuffers.Load(key); ok && v.(weak.Pointer[responseBuffer]).Value() == nil {
-			lentBuffers.CompareAndDelete(key, v)
-		}
-	}, key)
-	return b
+// register holds the lent buffers, by their first byte's address. A map
+// under a mutex rather than a sync.Map: its slots are reused, where a
+// sync.Map allocates an entry per loan.
+var register struct {
+	sync.Mutex
+	m map[uintptr]*responseBuffer
 }
 
-// encodePooled returns m as JSON, written into a lent buffer when it fits.
+// lentCount is len(register.m), read without the lock.
+var lentCount atomic.Int32
+
+// lend registers b, lent.
+func lend(b *responseBuffer) {
+	register.Lock()
+	if register.m == nil {
+		register.m = make(map[uintptr]*responseBuffer, maxLent)
+	}
+	register.m[addressOf(b.data)] = b
+	lentCount.Store(int32(len(register.m)))
+	register.Unlock()
+}
+
+func addressOf(p []byte) uintptr { return uintptr(unsafe.Pointer(unsafe.SliceData(p))) }
+
+// encodePooled returns m as JSON, written into a lent buffer when one is
+// available and the JSON fits.
 func encodePooled(m protoreflect.Message) []byte {
+	if lentCount.Load() >= maxLent {
+		return appendMessage(make([]byte, 0, 512), m)
+	}
 	b := responseBuffers.Get().(*responseBuffer)
 	out := appendMessage(b.data[:0], m)
 	if unsafe.SliceData(out) != unsafe.SliceData(b.data) {
@@ -69,7 +80,7 @@ func encodePooled(m protoreflect.Message) []byte {
 		return out
 	}
 	b.n = len(out)
-	b.lent.Store(true)
+	lend(b)
 	return out
 }
 
@@ -79,24 +90,38 @@ func giveBack(p []byte) {
 	if cap(p) != responseBufferSize {
 		return
 	}
-	v, ok := lentBuffers.Load(uintptr(unsafe.Pointer(unsafe.SliceData(p))))
-	if !ok {
+	key := addressOf(p)
+	register.Lock()
+	b := register.m[key]
+	if b == nil || b.n != len(p) {
+		register.Unlock()
 		return
 	}
-	b := v.(weak.Pointer[responseBuffer]).Value()
-	if b == nil || len(p) != b.n || !b.lent.CompareAndSwap(true, false) {
-		return
-	}
+	delete(register.m, key)
+	lentCount.Store(int32(len(register.m)))
+	register.Unlock()
 	responseBuffers.Put(b)
 }
 
-// returningWriter gives a lent buffer back to the pool once it is written.
+// returningWriter gives a lent buffer back to the pool once it is written
+// whole. Only a write that succeeded does: one that failed may have left
+// the bytes with the connection still to copy (HTTP/2 returns before its
+// frame is written), so that buffer stays out of the pool.
 type returningWriter struct{ http.ResponseWriter }
 
 func (w returningWriter) Write(p []byte) (int, error) {
 	n, err := w.ResponseWriter.Write(p)
-	giveBack(p)
+	if err == nil {
+		giveBack(p)
+	}
 	return n, err
+}
+
+// Flush passes on to the connection's writer (streaming responses).
+func (w returningWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
 }
 
 // Unwrap lets http.ResponseController reach the connection's writer.

@@ -1,13 +1,13 @@
 package edge
 
 import (
+	"errors"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
-	"unsafe"
-	"weak"
 
 	appv1 "github.com/tremolo-dev/tremolo/gen/douyin/app/v1"
 	edgev1 "github.com/tremolo-dev/tremolo/gen/douyin/edge/v1"
@@ -15,12 +15,10 @@ import (
 
 // lent reports whether p is the whole of a response in a buffer still lent.
 func lent(p []byte) bool {
-	v, ok := lentBuffers.Load(uintptr(unsafe.Pointer(unsafe.SliceData(p))))
-	if !ok {
-		return false
-	}
-	b := v.(weak.Pointer[responseBuffer]).Value()
-	return b != nil && b.n == len(p) && b.lent.Load()
+	register.Lock()
+	defer register.Unlock()
+	b := register.m[addressOf(p)]
+	return b != nil && b.n == len(p)
 }
 
 func feedPage(n int, title string) *edgev1.FeedResponse {
@@ -110,4 +108,29 @@ func TestResponseBuffersConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// failingWriter fails every write.
+type failingWriter struct{ http.ResponseWriter }
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("connection closed") }
+
+// A write that failed keeps its buffer out of the pool (the connection
+// might still copy it), and once maxLent buffers are out, responses get
+// memory of their own.
+func TestFailedWriteAndLendingBound(t *testing.T) {
+	b, err := Marshaler{}.Marshal(feedPage(3, "t"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (returningWriter{failingWriter{httptest.NewRecorder()}}).Write(b); err == nil || !lent(b) {
+		t.Fatalf("write error %v, lent %v: want the error and the buffer kept out", err, lent(b))
+	}
+	saved := lentCount.Load()
+	lentCount.Store(maxLent)
+	defer lentCount.Store(saved)
+	own, err := Marshaler{}.Marshal(feedPage(3, "t"))
+	if err != nil || lent(own) || string(own) != string(b) {
+		t.Fatalf("at the bound: %q, lent %v, %v; want the same JSON in memory of its own", own, lent(own), err)
+	}
 }

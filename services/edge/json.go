@@ -36,8 +36,9 @@ func (Marshaler) ContentType(any) string { return "application/json" }
 
 // Marshal encodes a proto message; anything else goes through encoding/json.
 // The bytes are in a buffer lent from a pool (buffers.go): the edge's
-// handler gives it back once it has written them. Callers that do not
-// write them through it just keep them.
+// handler gives it back once it has written them, so they are for one
+// write only. A caller that keeps them must never write them through the
+// edge's handler (the buffer would be reused under it).
 func (Marshaler) Marshal(v any) ([]byte, error) {
 	m, ok := v.(proto.Message)
 	if !ok {

@@ -16,6 +16,7 @@ package callmd
 
 import (
 	"context"
+	"strings"
 
 	"google.golang.org/grpc/metadata"
 )
@@ -29,6 +30,17 @@ func With(ctx context.Context, kv []string) context.Context {
 	return context.WithValue(ctx, key{}, kv)
 }
 
+// Has reports whether ctx carries a pair of key (lower case).
+func Has(ctx context.Context, key string) bool {
+	kv := Pairs(ctx)
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i] == key {
+			return true
+		}
+	}
+	return false
+}
+
 // Pairs returns the pairs With put in ctx, or nil.
 func Pairs(ctx context.Context) []string {
 	kv, _ := ctx.Value(key{}).([]string)
@@ -37,9 +49,10 @@ func Pairs(ctx context.Context) []string {
 
 // Incoming returns md with the pairs of kv: a key of kv replaces md's
 // values of it (the platform's pairs are what the callee must see), and
-// several pairs of one key are kept in order. md may be nil; it is changed,
-// so it must be the caller's own copy. The values are copied, in one
-// allocation, so that a callee changing its metadata cannot change kv.
+// several pairs of one key are kept in order. Keys are lowered, as gRPC
+// metadata's are. md may be nil; it is changed, so it must be the caller's
+// own copy. The values are copied, in one allocation, so that a callee
+// changing its metadata cannot change kv.
 func Incoming(md metadata.MD, kv []string) metadata.MD {
 	n := len(kv) / 2
 	if md == nil {
@@ -47,9 +60,9 @@ func Incoming(md metadata.MD, kv []string) metadata.MD {
 	}
 	vals := make([]string, n)
 	for i := range n {
-		k := kv[2*i]
+		k := strings.ToLower(kv[2*i])
 		vals[i] = kv[2*i+1]
-		if v, ok := md[k]; ok && seen(kv[:2*i], k) {
+		if v, ok := md[k]; ok && seen(kv[:2*i], k) { // a key of kv met again
 			md[k] = append(v, vals[i])
 			continue
 		}
@@ -58,10 +71,10 @@ func Incoming(md metadata.MD, kv []string) metadata.MD {
 	return md
 }
 
-// seen reports whether key is a key of the pairs kv.
+// seen reports whether key is a key of the pairs kv, ignoring case.
 func seen(kv []string, key string) bool {
 	for i := 0; i < len(kv); i += 2 {
-		if kv[i] == key {
+		if strings.EqualFold(kv[i], key) {
 			return true
 		}
 	}

@@ -42,3 +42,14 @@ func TestIncoming(t *testing.T) {
 		t.Fatalf("Incoming(nil) = %v", fresh)
 	}
 }
+
+func TestIncomingLowersKeys(t *testing.T) {
+	md := Incoming(metadata.MD{"x-k": {"caller"}}, []string{"X-K", "mine", "x-k", "again"})
+	if got := md["x-k"]; !slices.Equal(got, []string{"mine", "again"}) || len(md) != 1 {
+		t.Fatalf("Incoming = %v, want x-k: [mine again]", md)
+	}
+	ctx := With(context.Background(), []string{"traceparent", "t"})
+	if !Has(ctx, "traceparent") || Has(ctx, "tracestate") || Has(context.Background(), "traceparent") {
+		t.Fatal("Has")
+	}
+}

@@ -298,15 +298,25 @@ func (c *Conns) interceptors(service string, table rpc.Table, path Path) ([]grpc
 // addition costs a context, a slice of the pairs and a copy of the list of
 // earlier additions.
 func forward(ctx context.Context) context.Context {
-	var buf [2 + 2 + 2*len(routing.Keys)]string
-	kv := requestid.AppendOutgoing(ctx, buf[:0])
-	kv = auth.AppendOutgoing(ctx, kv)
-	kv = routing.AppendOutgoing(ctx, kv)
+	var buf [forwardedPairs]string
+	kv := appendForwarded(ctx, buf[:0])
 	if len(kv) == 0 {
 		return ctx
 	}
 	return metadata.AppendToOutgoingContext(ctx, kv...)
 }
+
+// appendForwarded appends to kv what travels with every call: the request
+// id, the user and the routing attributes, those the caller's outgoing
+// metadata does not set already.
+func appendForwarded(ctx context.Context, kv []string) []string {
+	kv = requestid.AppendOutgoing(ctx, kv)
+	kv = auth.AppendOutgoing(ctx, kv)
+	return routing.AppendOutgoing(ctx, kv)
+}
+
+// forwardedPairs is the most strings appendForwarded appends.
+const forwardedPairs = 2 + 2 + 2*len(routing.Keys)
 
 func forwardUnary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 	return invoker(forward(ctx), method, req, reply, cc, opts...)
@@ -322,10 +332,7 @@ func (c *Conns) forwardLocal(ch grpc.ClientConnInterface) grpc.UnaryClientInterc
 	extra := c.o.Outgoing
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 		// The pairs are the callee's to keep: a buffer of their own.
-		kv := make([]string, 0, 2+2+2*len(routing.Keys)+4)
-		kv = requestid.AppendOutgoing(ctx, kv)
-		kv = auth.AppendOutgoing(ctx, kv)
-		kv = routing.AppendOutgoing(ctx, kv)
+		kv := appendForwarded(ctx, make([]string, 0, forwardedPairs+4)) // +4: the trace context
 		if extra != nil {
 			kv = extra(ctx, kv)
 		}
@@ -337,7 +344,7 @@ func (c *Conns) forwardLocal(ch grpc.ClientConnInterface) grpc.UnaryClientInterc
 			// The same replacement of the caller's keys, in the outgoing
 			// metadata (a copy of it).
 			md, _ := metadata.FromOutgoingContext(ctx)
-			ctx = metadata.NewOutgoingContext(ctx, callmd.Incoming(md, kv))
+			ctx = metadata.NewOutgoingContext(ctx, callmd.Merge(md, kv))
 		}
 		return invoker(ctx, method, req, reply, cc, opts...)
 	}

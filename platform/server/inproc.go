@@ -250,7 +250,7 @@ func serverContext(ctx context.Context) context.Context {
 	sctx := context.Context(valueless{ctx})
 	md, _ := metadata.FromOutgoingContext(ctx)
 	if kv := callmd.Pairs(ctx); len(kv) > 0 {
-		md = callmd.Incoming(md, kv)
+		md = callmd.Merge(md, kv)
 	}
 	if md != nil {
 		sctx = metadata.NewIncomingContext(sctx, md)

@@ -211,12 +211,7 @@ func appendUser(b []byte, u *appv1.User) []byte {
 	return append(b, '}')
 }
 
-// appendFields writes any message through reflection.
-func appendFields(b []byte, m protoreflect.Message) []byte {
-	var users userMemo
-	return users.fields(b, m)
-}
-
+// fields writes any message through reflection.
 func (memo *userMemo) fields(b []byte, m protoreflect.Message) []byte {
 	b = append(b, '{')
 	for i, f := range plan(m.Descriptor()) {

@@ -47,13 +47,13 @@ func Pairs(ctx context.Context) []string {
 	return kv
 }
 
-// Incoming returns md with the pairs of kv: a key of kv replaces md's
+// Merge returns md with the pairs of kv: a key of kv replaces md's
 // values of it (the platform's pairs are what the callee must see), and
 // several pairs of one key are kept in order. Keys are lowered, as gRPC
 // metadata's are. md may be nil; it is changed, so it must be the caller's
 // own copy. The values are copied, in one allocation, so that a callee
 // changing its metadata cannot change kv.
-func Incoming(md metadata.MD, kv []string) metadata.MD {
+func Merge(md metadata.MD, kv []string) metadata.MD {
 	n := len(kv) / 2
 	if md == nil {
 		md = make(metadata.MD, n)

@@ -20,17 +20,17 @@ func TestPairsTravelInTheContext(t *testing.T) {
 
 // The pairs replace the caller's own metadata of their keys, keep the
 // rest, keep several values of one key in order, and are copied.
-func TestIncoming(t *testing.T) {
+func TestMerge(t *testing.T) {
 	md := metadata.MD{"traceparent": {"stale"}, "x-k": {"caller"}}
 	kv := []string{"traceparent", "fresh", "x-user-id", "42", "tracestate", "a=1", "tracestate", "b=2"}
-	got := Incoming(md, kv)
+	got := Merge(md, kv)
 	want := metadata.MD{"traceparent": {"fresh"}, "x-k": {"caller"}, "x-user-id": {"42"}, "tracestate": {"a=1", "b=2"}}
 	if len(got) != len(want) {
-		t.Fatalf("Incoming = %v, want %v", got, want)
+		t.Fatalf("Merge = %v, want %v", got, want)
 	}
 	for k, v := range want {
 		if !slices.Equal(got[k], v) {
-			t.Fatalf("Incoming = %v, want %v", got, want)
+			t.Fatalf("Merge = %v, want %v", got, want)
 		}
 	}
 	got["x-user-id"][0] = "changed by the callee"
@@ -38,15 +38,15 @@ func TestIncoming(t *testing.T) {
 	if kv[3] != "42" || kv[0] != "traceparent" || kv[1] != "fresh" {
 		t.Fatalf("the callee changed the caller's pairs: %v", kv)
 	}
-	if fresh := Incoming(nil, kv[:2]); len(fresh) != 1 || fresh["traceparent"][0] != "fresh" {
-		t.Fatalf("Incoming(nil) = %v", fresh)
+	if fresh := Merge(nil, kv[:2]); len(fresh) != 1 || fresh["traceparent"][0] != "fresh" {
+		t.Fatalf("Merge(nil) = %v", fresh)
 	}
 }
 
-func TestIncomingLowersKeys(t *testing.T) {
-	md := Incoming(metadata.MD{"x-k": {"caller"}}, []string{"X-K", "mine", "x-k", "again"})
+func TestMergeLowersKeys(t *testing.T) {
+	md := Merge(metadata.MD{"x-k": {"caller"}}, []string{"X-K", "mine", "x-k", "again"})
 	if got := md["x-k"]; !slices.Equal(got, []string{"mine", "again"}) || len(md) != 1 {
-		t.Fatalf("Incoming = %v, want x-k: [mine again]", md)
+		t.Fatalf("Merge = %v, want x-k: [mine again]", md)
 	}
 	ctx := With(context.Background(), []string{"traceparent", "t"})
 	if !Has(ctx, "traceparent") || Has(ctx, "tracestate") || Has(context.Background(), "traceparent") {

@@ -38,12 +38,16 @@ var echoDesc = grpc.ServiceDesc{
 				return nil, err
 			}
 			return ic(ctx, in, &grpc.UnaryServerInfo{Server: srv, FullMethod: callMethod}, func(ctx context.Context, req any) (any, error) {
+				handlerSpan = trace.SpanContextFromContext(ctx)
 				server.HandOff(ctx)
 				return wrapperspb.String(req.(*wrapperspb.StringValue).GetValue()), nil
 			})
 		},
 	}},
 }
+
+// handlerSpan is the span context the echo handler last ran in.
+var handlerSpan trace.SpanContext
 
 // echoMethods declares a timeout longer than the deadline of the callers'
 // contexts (handlerContext), as the services' are: the server then keeps
@@ -84,7 +88,7 @@ func newProcess(t testing.TB, cfg client.Config, tp trace.TracerProvider) *clien
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.Stop(context.Background()) })
-	conns := client.New(cfg, client.Local{Channel: ch, Shared: ch.Shared(), Addr: addr.Wait, Serves: ch.Serves}, client.Options{
+	conns := client.New(cfg, client.Local{Channel: ch, Entry: ch.Entry(), Addr: addr.Wait, Serves: ch.Serves}, client.Options{
 		Discovery:  discovery.NewResolverBuilder(discovery.NewMemory(), nil),
 		Middleware: callees.Interceptors,
 		Outgoing:   tracing.AppendOutgoing,

@@ -57,7 +57,9 @@ func NewCallees(tp trace.TracerProvider, reg prometheus.Registerer, logger *slog
 
 // Interceptors returns the tracing, breaker and retry interceptors of calls
 // to service over path (client.Options.Middleware); for the gateway's
-// calls into its own process (client.GatewayEntry), tracing only. Calls
+// calls into its own process (client.GatewayEntry), the trace context's
+// propagation for streams only: a unary entry call runs on the REST
+// request's own context, span included (server.LocalChannel.Entry). Calls
 // that leave the process get a client span, which covers the whole call,
 // retries included; calls within it only pass the trace context on, so
 // the callee's server span is the caller's span's child (see
@@ -71,7 +73,7 @@ func (c *Callees) Interceptors(service string, table rpc.Table, path client.Path
 		traceUnary, traceStream = tracing.UnaryClientInterceptor(c.tracer), tracing.StreamClientInterceptor(c.tracer)
 	}
 	if path == client.GatewayEntry {
-		return []grpc.UnaryClientInterceptor{traceUnary}, []grpc.StreamClientInterceptor{traceStream}
+		return nil, []grpc.StreamClientInterceptor{traceStream}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -15,7 +15,9 @@ import (
 
 // A call within the process has no client span: the callee's server span
 // is the direct child of the caller's span. A call that leaves it (here
-// over the process's own port) has a client span between the two.
+// over the process's own port) has a client span between the two. A REST
+// request's entry (through Conns.Gateway) has neither: its handler runs in
+// the caller's span, the HTTP request's.
 func TestSpansOfInProcessAndNetworkCalls(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
@@ -53,6 +55,15 @@ func TestSpansOfInProcessAndNetworkCalls(t *testing.T) {
 				byKind[s.SpanKind()] = append(byKind[s.SpanKind()], s)
 			}
 			servers, clients := byKind[trace.SpanKindServer], byKind[trace.SpanKindClient]
+			if tc.gateway {
+				if len(servers) != 0 || len(clients) != 0 {
+					t.Fatalf("%d server and %d client spans for an entry call, want none", len(servers), len(clients))
+				}
+				if !handlerSpan.Equal(caller.SpanContext()) {
+					t.Fatalf("the entry's handler ran in span %s, want the caller's %s", handlerSpan.SpanID(), caller.SpanContext().SpanID())
+				}
+				return
+			}
 			wantClients := 0
 			if tc.client {
 				wantClients = 1

@@ -66,7 +66,11 @@ func fromIncoming(ctx context.Context) (int64, bool) {
 }
 
 // UnaryServerInterceptor puts the caller's user id from the metadata into the
-// handler's context, and refuses AUTH_USER methods of table without one.
+// handler's context, and refuses AUTH_USER methods of table without one. A
+// handler's context that already holds a user keeps it: only this process's
+// own code sets that value, and a server's context starts without values
+// (a REST request entering in-process, server.LocalChannel.Entry, runs on
+// its own context, where Middleware put the user it verified).
 func UnaryServerInterceptor(table rpc.Table) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		ctx, err := serverContext(ctx, table, info.FullMethod)
@@ -91,6 +95,9 @@ func StreamServerInterceptor(table rpc.Table) grpc.StreamServerInterceptor {
 func serverContext(ctx context.Context, table rpc.Table, method string) (context.Context, error) {
 	if id, ok := fromIncoming(ctx); ok {
 		return WithUser(ctx, id), nil
+	}
+	if _, ok := UserID(ctx); ok {
+		return ctx, nil
 	}
 	if m, ok := table[method]; ok && m.Auth == rpc.AuthUser {
 		return nil, apierror.Platform(codes.Unauthenticated).Err()

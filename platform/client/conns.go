@@ -29,8 +29,10 @@ import (
 type Local struct {
 	// Channel carries calls in-process (server.LocalChannel).
 	Channel grpc.ClientConnInterface
-	// Shared is Channel without copies, for Gateway.
-	Shared grpc.ClientConnInterface
+	// Entry is the channel through which Gateway enters the services of
+	// this process (server.LocalChannel.Entry): the REST request's own
+	// context crosses, and messages are not copied.
+	Entry grpc.ClientConnInterface
 	// Addr returns the address of this process's gRPC server, waiting
 	// until it listens.
 	Addr func(ctx context.Context) (string, error)
@@ -90,10 +92,11 @@ const (
 	// same process (Local.Channel).
 	InProcess
 	// GatewayEntry calls are the gateway's, into a service of this same
-	// process over the in-process channel, on behalf of a REST request
+	// process through Local.Entry, on behalf of a REST request
 	// (Conns.Gateway): the request's own entry, not a dependency, so they
 	// want neither a breaker nor retries, which would multiply the retries
-	// of the hops below.
+	// of the hops below; and they run on the request's own context, so
+	// nothing needs to travel as metadata either.
 	GatewayEntry
 )
 
@@ -254,19 +257,29 @@ func (c *Conns) track(cc *grpc.ClientConn, err error) (grpc.ClientConnInterface,
 
 // Gateway returns the connection a grpc-gateway mux uses to call a
 // service: Conn's, except for a service of this process called in-process,
-// where messages cross without copies (the gateway's generated handlers
-// decode a fresh request per HTTP request and only marshal the reply).
+// which the REST request enters through Local.Entry: on its own context,
+// messages not copied (the gateway's generated handlers decode a fresh
+// request per HTTP request and only marshal the reply), governed by the
+// service's entry chain (server.LocalChannel.Entry). Its client side is
+// the Middleware's for GatewayEntry and error decoding: the request id,
+// user, routing attributes and trace context are in the context the
+// handler runs on, and the method's deadline is the entry chain's.
 func (c *Conns) Gateway(service string, methods []rpc.Method) (grpc.ClientConnInterface, error) {
 	_, remote := c.cfg.Targets[service]
-	if remote || c.cfg.Loopback || c.local.Shared == nil {
+	if remote || c.cfg.Loopback || c.local.Entry == nil {
 		return c.Conn(service, methods)
 	}
 	table, err := rpc.NewTable(methods)
 	if err != nil {
 		return nil, fmt.Errorf("client: %s: %w", service, err)
 	}
-	unary, stream := c.interceptors(service, table, GatewayEntry)
-	return intercepted(c.local.Shared, unary, stream), nil
+	unary, stream := []grpc.UnaryClientInterceptor(nil), []grpc.StreamClientInterceptor{forwardStream}
+	if c.o.Middleware != nil {
+		u, s := c.o.Middleware(service, table, GatewayEntry)
+		unary, stream = append(unary, u...), append(stream, s...)
+	}
+	unary, stream = append(unary, apierror.UnaryClientInterceptor()), append(stream, apierror.StreamClientInterceptor())
+	return intercepted(c.local.Entry, unary, stream), nil
 }
 
 // interceptors are the client interceptors of every call to service over
@@ -277,11 +290,8 @@ func (c *Conns) Gateway(service string, methods []rpc.Method) (grpc.ClientConnIn
 // errors.
 func (c *Conns) interceptors(service string, table rpc.Table, path Path) ([]grpc.UnaryClientInterceptor, []grpc.StreamClientInterceptor) {
 	fwd := forwardUnary
-	switch path {
-	case InProcess:
+	if path == InProcess {
 		fwd = c.forwardLocal(c.local.Channel)
-	case GatewayEntry:
-		fwd = c.forwardLocal(c.local.Shared)
 	}
 	unary := []grpc.UnaryClientInterceptor{fwd, timeoutInterceptor(table)}
 	stream := []grpc.StreamClientInterceptor{forwardStream}

@@ -74,7 +74,7 @@ func TestMiddlewareLearnsThePath(t *testing.T) {
 		{name: "target", cfg: Config{Targets: map[string]string{"health": addr}}, want: Network},
 		{name: "in-process", local: func(ch *channel) Local { return Local{Channel: ch} }, want: InProcess},
 		{name: "loopback", cfg: Config{Loopback: true}, want: Network},
-		{name: "gateway", local: func(ch *channel) Local { return Local{Channel: ch, Shared: ch} }, gateway: true, want: GatewayEntry},
+		{name: "gateway", local: func(ch *channel) Local { return Local{Channel: ch, Entry: ch} }, gateway: true, want: GatewayEntry},
 		{name: "served, found at the first call", disco: true, local: func(ch *channel) Local {
 			return Local{Channel: ch, Serves: func(_ context.Context, s string) (bool, error) { return served(s), nil }}
 		}, want: InProcess},

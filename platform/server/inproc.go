@@ -62,10 +62,11 @@ func (l *LocalChannel) serve(services []Service, chains serverChains) {
 		l.methods = map[string]localUnary{}
 		for _, svc := range services {
 			ch.RegisterService(svc.Desc, svc.Impl)
-			is := chains.unaryOf(svc)
+			is, entry := chains.unaryOf(svc), chains.entryOf(svc)
 			for _, m := range svc.Desc.Methods {
 				u := localUnary{srv: svc.Impl, handler: m.Handler}
 				u.call, u.newRequest = prebuild(svc.Impl, m.Handler, is)
+				u.entry, _ = prebuild(svc.Impl, m.Handler, entry)
 				l.methods["/"+svc.Desc.ServiceName+"/"+m.MethodName] = u
 			}
 		}
@@ -112,6 +113,9 @@ type localUnary struct {
 	// method could not be prebuilt, and handler runs with the chain.
 	call       grpc.UnaryHandler
 	newRequest func() proto.Message
+	// entry is the method's handler behind the gateway's entry chain
+	// (serverChains.entryOf), for Entry; nil when not prebuilt.
+	entry grpc.UnaryHandler
 }
 
 // prebuild chains a unary method's interceptors and its handler once, for
@@ -159,33 +163,49 @@ func prebuild(srv any, h grpc.MethodHandler, is []grpc.UnaryServerInterceptor) (
 // deadline; handlers that honour their context (all of ours do: every
 // query takes it) return at once then.
 func (l *LocalChannel) Invoke(ctx context.Context, method string, req, reply any, opts ...grpc.CallOption) error {
-	return l.invoke(ctx, method, req, reply, protoCloner{}, opts)
+	return l.invoke(ctx, method, req, reply, protoCloner{}, false, opts)
 }
 
-// Shared returns a channel to the same services that passes messages
-// without copying them: the handler reads the caller's request itself, and
-// the caller's reply takes the handler's response's fields by reference. It
-// is only for callers that neither keep nor modify the messages they send
-// and receive, and whose callees do not either: grpc-gateway's generated
-// handlers, which decode a fresh request for each HTTP request and only
-// marshal the response. For them a copy is pure cost (a feed page is copied
-// field by field, string by string).
-func (l *LocalChannel) Shared() grpc.ClientConnInterface { return sharedChannel{l} }
+// Entry returns the channel through which grpc-gateway enters the services
+// of this process on behalf of REST requests (client.Conns.Gateway). A
+// REST request enters here once and is governed here once, as a gRPC
+// request is where it arrives over the network: unlike a call between two
+// services of the process, an entry call is counted by the load shedder
+// (server.InProcess is false for it), and the handler runs on the REST
+// request's own context (its request id, verified user and span, which the
+// HTTP middlewares put there), with grpc-gateway's outgoing metadata (the
+// routing headers, Accept-Language) as its incoming metadata, through the
+// entry chain (serverChains.entryOf): the service's interceptors, errors,
+// recovery, the guards, auth and the method's deadline, but not the
+// interceptors that would read the request id and trace context back from
+// metadata. An in-process hop costs 9-10 µs of CPU under load, spread over
+// all of that; the entry's is about half of it (docs/benchmarks.md).
+//
+// Messages pass without copies: the handler reads the caller's request
+// itself, and the caller's reply takes the handler's response's fields by
+// reference. That is only for callers that neither keep nor modify the
+// messages they send and receive: grpc-gateway's generated handlers, which
+// decode a fresh request for each HTTP request and only marshal the
+// response. Streams go as through the LocalChannel, with sharing.
+func (l *LocalChannel) Entry() grpc.ClientConnInterface { return entryChannel{l} }
 
-type sharedChannel struct{ l *LocalChannel }
+type entryChannel struct{ l *LocalChannel }
 
-func (c sharedChannel) Invoke(ctx context.Context, method string, req, reply any, opts ...grpc.CallOption) error {
-	return c.l.invoke(ctx, method, req, reply, sharer{}, opts)
+func (c entryChannel) Invoke(ctx context.Context, method string, req, reply any, opts ...grpc.CallOption) error {
+	return c.l.invoke(ctx, method, req, reply, sharer{}, true, opts)
 }
 
-func (c sharedChannel) NewStream(ctx context.Context, desc *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+func (c entryChannel) NewStream(ctx context.Context, desc *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 	return c.l.NewStream(ctx, desc, method, opts...)
 }
 
 // copier moves a message across an in-process call.
 type copier interface{ Copy(out, in any) error }
 
-func (l *LocalChannel) invoke(ctx context.Context, method string, req, reply any, cp copier, opts []grpc.CallOption) error {
+// invoke performs a unary call: as a call between services (entry false:
+// the handler's context is serverContext's, the request copied by cp into
+// one of the handler's own), or as an entry call (see Entry).
+func (l *LocalChannel) invoke(ctx context.Context, method string, req, reply any, cp copier, entry bool, opts []grpc.CallOption) error {
 	if err := l.begin(ctx); err != nil {
 		return err
 	}
@@ -195,15 +215,23 @@ func (l *LocalChannel) invoke(ctx context.Context, method string, req, reply any
 		return status.Errorf(codes.Unimplemented, "unknown method %s in this process", method)
 	}
 	st := &localStream{method: method}
-	sctx := grpc.NewContextWithServerTransportStream(serverContext(ctx), st)
 	var resp any
 	var err error
-	if m.call != nil {
+	switch {
+	case entry && m.entry != nil:
+		md, _ := metadata.FromOutgoingContext(ctx) // a copy, the handler's to keep
+		sctx := grpc.NewContextWithServerTransportStream(metadata.NewIncomingContext(ctx, md), st)
+		resp, err = m.entry(sctx, req)
+	case m.call != nil:
+		sctx := grpc.NewContextWithServerTransportStream(serverContext(ctx), st)
 		in := m.newRequest()
 		if err = cp.Copy(in, req); err == nil {
 			resp, err = m.call(sctx, in)
 		}
-	} else {
+	default:
+		// Not prebuilt (a hand-written handler): the whole chain, and the
+		// context of a call between services even for an entry.
+		sctx := grpc.NewContextWithServerTransportStream(serverContext(ctx), st)
 		resp, err = m.handler(m.srv, sctx, func(in any) error { return cp.Copy(in, req) }, l.unary)
 	}
 	for _, o := range opts {
@@ -261,9 +289,6 @@ func serverContext(ctx context.Context) context.Context {
 // ReadsCallMD tells the platform's client that this channel delivers the
 // pairs of platform/internal/callmd as the callee's incoming metadata.
 func (l *LocalChannel) ReadsCallMD() {}
-
-// ReadsCallMD is LocalChannel's.
-func (sharedChannel) ReadsCallMD() {}
 
 // valueless hides a context's values, all but one: the key under which the
 // context package finds the cancelable context a new one derives from.
@@ -426,7 +451,7 @@ func (protoCloner) Clone(in any) (any, error) {
 }
 
 // sharer sets out's fields to in's, sharing lists, maps and messages: a
-// shallow copy, for the Shared channel.
+// shallow copy, for the Entry channel.
 type sharer struct{}
 
 func (sharer) Copy(out, in any) error {

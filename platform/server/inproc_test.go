@@ -359,3 +359,74 @@ func TestInProcessChainMatchesNetwork(t *testing.T) {
 		t.Fatalf("requests handled: %p; want two distinct ones", requests)
 	}
 }
+
+// A REST request enters through Entry once: the handler runs on the
+// caller's own context (its values, a deadline from the method's
+// timeout) with the caller's outgoing metadata as incoming, is not an
+// in-process call (the load shedder counts it), and passes the service's
+// and the guard interceptors but not the early ones (tracing's, which the
+// HTTP layer's span covers). A hand-written handler that runs without its
+// interceptor still answers.
+func TestEntryCalls(t *testing.T) {
+	var seen []string
+	type where struct{ inProcess, deadline, value bool }
+	var got where
+	desc := listDesc
+	desc.Methods = append(append([]grpc.MethodDesc{}, listDesc.Methods...),
+		listHandler("Where", func(ctx context.Context, in *structpb.ListValue) (*structpb.ListValue, error) {
+			_, deadline := ctx.Deadline()
+			got = where{inProcess: InProcess(ctx), deadline: deadline, value: ctx.Value(ctxKey{}) != nil}
+			return in, nil
+		}),
+		grpc.MethodDesc{MethodName: "Direct", Handler: func(_ any, _ context.Context, dec func(any) error, _ grpc.UnaryServerInterceptor) (any, error) {
+			in := new(structpb.ListValue)
+			if err := dec(in); err != nil {
+				return nil, err
+			}
+			return in, nil
+		}})
+	methods := append(append([]rpc.Method{}, listMethods...),
+		rpc.Method{FullMethod: "/test.v1.Lists/Where", Type: rpc.Unary, Timeout: time.Second, Auth: rpc.AuthPublic},
+		rpc.Method{FullMethod: "/test.v1.Lists/Direct", Type: rpc.Unary, Timeout: time.Second, Auth: rpc.AuthPublic})
+	ch := NewLocalChannel()
+	s, err := New(loopback(), slog.New(slog.NewTextHandler(io.Discard, nil)),
+		[]Service{{Desc: &desc, Impl: testService{}, Methods: methods, Unary: []grpc.UnaryServerInterceptor{recorder("service", &seen)}}},
+		Options{Gatherer: metrics.NewRegistry(), Channel: ch, Interceptors: Interceptors{
+			Unary:      []grpc.UnaryServerInterceptor{recorder("early", &seen)},
+			GuardUnary: []grpc.UnaryServerInterceptor{recorder("guard", &seen)},
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Stop(context.Background()) })
+
+	ctx := metadata.AppendToOutgoingContext(context.WithValue(context.Background(), ctxKey{}, 1), "x-k", "v")
+	var out structpb.ListValue
+	if err := ch.Entry().Invoke(ctx, "/test.v1.Lists/Echo", list("a"), &out); err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Values) != 2 || out.Values[0].GetStringValue() != "v" || !out.Values[1].GetBoolValue() {
+		t.Fatalf("Echo through Entry saw %v; want the metadata x-k=v and the caller's value", out.Values)
+	}
+	if want := []string{"service:/test.v1.Lists/Echo", "guard:/test.v1.Lists/Echo"}; !slices.Equal(seen, want) {
+		t.Fatalf("interceptors of an entry call %v, want %v", seen, want)
+	}
+	if err := ch.Entry().Invoke(ctx, "/test.v1.Lists/Where", list("a"), &out); err != nil {
+		t.Fatal(err)
+	}
+	if got != (where{inProcess: false, deadline: true, value: true}) {
+		t.Fatalf("an entry call's handler saw %+v; want not in-process, a deadline and the caller's value", got)
+	}
+	if err := ch.Invoke(ctx, "/test.v1.Lists/Where", list("a"), &out); err != nil {
+		t.Fatal(err)
+	}
+	if got != (where{inProcess: true, deadline: true, value: false}) {
+		t.Fatalf("a call between services saw %+v; want in-process, a deadline and none of the caller's values", got)
+	}
+	if err := ch.Entry().Invoke(ctx, "/test.v1.Lists/Direct", list("d"), &out); err != nil || out.Values[0].GetStringValue() != "d" {
+		t.Fatalf("Direct through Entry = %v, %v", out.Values, err)
+	}
+}

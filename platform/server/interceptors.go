@@ -23,16 +23,30 @@ import (
 // grpc.Server runs them (the services' own interceptors through
 // perServiceUnary and perServiceStream), and the unary interceptors on
 // either side of the services' own, from which the in-process channel
-// builds each service's chain once (unaryOf).
+// builds each service's chain once (unaryOf, entryOf).
 type serverChains struct {
 	unary         []grpc.UnaryServerInterceptor
 	stream        []grpc.StreamServerInterceptor
 	before, after []grpc.UnaryServerInterceptor
+	// entryBefore replaces before for the gateway's entry calls (entryOf).
+	entryBefore []grpc.UnaryServerInterceptor
 }
 
 // unaryOf is the unary chain of svc's calls, its own interceptors in place.
 func (c serverChains) unaryOf(svc Service) []grpc.UnaryServerInterceptor {
 	return slices.Concat(c.before, svc.Unary, c.after)
+}
+
+// entryOf is the unary chain of the gateway's calls into svc
+// (LocalChannel.Entry): the handler runs on the REST request's own context,
+// which the HTTP middlewares gave its request id, verified user and span,
+// so the interceptors that read those from the metadata into a context of
+// the callee's (the request id's, Interceptors.Unary's tracing) do not run;
+// the routing attributes, which come as headers, and everything from the
+// service's own interceptors on (metrics, errors, recovery, the guards,
+// auth, the deadline) do.
+func (c serverChains) entryOf(svc Service) []grpc.UnaryServerInterceptor {
+	return slices.Concat(c.entryBefore, svc.Unary, c.after)
 }
 
 // chain builds the interceptor chains described in the package comment.
@@ -41,7 +55,8 @@ func chain(logger *slog.Logger, table rpc.Table, services []Service, extra Inter
 		logger.ErrorContext(ctx, "panic in handler", slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
 		return apierror.Internal(fmt.Errorf("panic: %v", p))
 	})
-	before := append([]grpc.UnaryServerInterceptor{requestid.UnaryServerInterceptor(), routing.UnaryServerInterceptor()}, extra.Unary...)
+	route := routing.UnaryServerInterceptor()
+	before := append([]grpc.UnaryServerInterceptor{requestid.UnaryServerInterceptor(), route}, extra.Unary...)
 	stream := append([]grpc.StreamServerInterceptor{requestid.StreamServerInterceptor(), routing.StreamServerInterceptor()}, extra.Stream...)
 	after := []grpc.UnaryServerInterceptor{
 		apierror.UnaryServerInterceptor(logger),
@@ -54,10 +69,11 @@ func chain(logger *slog.Logger, table rpc.Table, services []Service, extra Inter
 	)
 	stream = append(append(stream, extra.GuardStream...), auth.StreamServerInterceptor(table), timeoutStream(table))
 	return serverChains{
-		unary:  slices.Concat(before, []grpc.UnaryServerInterceptor{perServiceUnary(services)}, after),
-		stream: stream,
-		before: before,
-		after:  after,
+		unary:       slices.Concat(before, []grpc.UnaryServerInterceptor{perServiceUnary(services)}, after),
+		stream:      stream,
+		before:      before,
+		after:       after,
+		entryBefore: []grpc.UnaryServerInterceptor{route},
 	}
 }
 

@@ -68,7 +68,7 @@ var Module = fx.Module("tremolo.server",
 		NewLocalAddress,
 		NewLocalChannel,
 		func(a *LocalAddress, ch *LocalChannel) client.Local {
-			return client.Local{Channel: ch, Shared: ch.Shared(), Addr: a.Wait, Serves: ch.Serves}
+			return client.Local{Channel: ch, Entry: ch.Entry(), Addr: a.Wait, Serves: ch.Serves}
 		},
 	),
 	fx.Invoke(func(*Server) {}),

@@ -72,7 +72,9 @@ type Options struct {
 //
 //   - Unary and Stream run early, after the request id and routing
 //     attributes are read and before anything else: tracing, whose span
-//     must cover the whole call.
+//     must cover the whole call. Unary does not run for the gateway's
+//     entry calls (LocalChannel.Entry), which the HTTP layer's own
+//     middlewares (platform/tracing's, say) already cover.
 //   - GuardUnary and GuardStream run late, after metrics, error
 //     conversion and panic recovery, before auth and the method's deadline:
 //     load shedding and fault injection, whose refusals are measured,

@@ -91,7 +91,6 @@ func newProcess(t testing.TB, cfg client.Config, tp trace.TracerProvider) *clien
 	conns := client.New(cfg, client.Local{Channel: ch, Entry: ch.Entry(), Addr: addr.Wait, Serves: ch.Serves}, client.Options{
 		Discovery:  discovery.NewResolverBuilder(discovery.NewMemory(), nil),
 		Middleware: callees.Interceptors,
-		Outgoing:   tracing.AppendOutgoing,
 	})
 	t.Cleanup(func() { _ = conns.Close() })
 	return conns

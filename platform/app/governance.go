@@ -8,7 +8,6 @@ import (
 	"github.com/tremolo-dev/tremolo/platform/client"
 	"github.com/tremolo-dev/tremolo/platform/discovery"
 	"github.com/tremolo-dev/tremolo/platform/dynconfig"
-	"github.com/tremolo-dev/tremolo/platform/tracing"
 )
 
 // ClientParams are the inputs of the clients' governance options.
@@ -29,7 +28,6 @@ func clientOptions(p ClientParams) client.Options {
 		Discovery:     discovery.NewResolverBuilder(p.Registry, p.Discovery.Static),
 		ServiceConfig: balancer.ServiceConfig(auth.MetadataKey),
 		Middleware:    p.Callees.Interceptors,
-		Outgoing:      tracing.AppendOutgoing,
 	}
 }
 

@@ -56,21 +56,21 @@ func NewCallees(tp trace.TracerProvider, reg prometheus.Registerer, logger *slog
 }
 
 // Interceptors returns the tracing, breaker and retry interceptors of calls
-// to service over path (client.Options.Middleware); for the gateway's
-// calls into its own process (client.GatewayEntry), the trace context's
-// propagation for streams only: a unary entry call runs on the REST
-// request's own context, span included (server.LocalChannel.Entry). Calls
-// that leave the process get a client span, which covers the whole call,
-// retries included; calls within it only pass the trace context on, so
-// the callee's server span is the caller's span's child (see
-// tracing.UnaryClientPropagator; with client.Options.Outgoing set to
-// tracing.AppendOutgoing, as clientOptions sets it, the client adds it to
-// the call's pairs itself and the propagator has nothing to do). The breaker sees a call's outcome after
-// retries, and a call it drops is not retried.
+// to service over path (client.Options.Middleware). Calls that leave the
+// process get a client span, which covers the whole call, retries
+// included. Calls within it get no span of their own, so the callee's
+// server span is the caller's span's child: a unary call's channel
+// (server.LocalChannel) hands the caller's span context over itself, and
+// a stream's gets it from tracing.StreamClientPropagator. The gateway's
+// calls into its own process (client.GatewayEntry) run on the REST
+// request's own context, span included (server.LocalChannel.Entry), and
+// want neither breakers nor retries. The breaker sees a call's outcome
+// after retries, and a call it drops is not retried.
 func (c *Callees) Interceptors(service string, table rpc.Table, path client.Path) ([]grpc.UnaryClientInterceptor, []grpc.StreamClientInterceptor) {
-	traceUnary, traceStream := tracing.UnaryClientPropagator(), tracing.StreamClientPropagator()
+	var traceUnary []grpc.UnaryClientInterceptor
+	traceStream := tracing.StreamClientPropagator()
 	if path == client.Network {
-		traceUnary, traceStream = tracing.UnaryClientInterceptor(c.tracer), tracing.StreamClientInterceptor(c.tracer)
+		traceUnary, traceStream = []grpc.UnaryClientInterceptor{tracing.UnaryClientInterceptor(c.tracer)}, tracing.StreamClientInterceptor(c.tracer)
 	}
 	if path == client.GatewayEntry {
 		return nil, []grpc.StreamClientInterceptor{traceStream}
@@ -93,7 +93,7 @@ func (c *Callees) Interceptors(service string, table rpc.Table, path client.Path
 		cl = &callee{breakers: b, retrier: r}
 		c.byName[service] = cl
 	}
-	unary := []grpc.UnaryClientInterceptor{traceUnary, cl.breakers.UnaryClientInterceptor()}
+	unary := append(traceUnary, cl.breakers.UnaryClientInterceptor())
 	if cl.retrier != nil {
 		unary = append(unary, cl.retrier.UnaryClientInterceptor())
 	}

@@ -71,8 +71,9 @@ type Options struct {
 	DialOptions []grpc.DialOption
 	// Outgoing appends to kv (key, value...; keys in lower case, as gRPC
 	// metadata's) what else an in-process unary call carries to its
-	// callee, beside the request id, the user and the routing attributes:
-	// the trace context (tracing.AppendOutgoing). Such a call's metadata
+	// callee, beside the request id, the user and the routing attributes
+	// (the trace context needs nothing here: server.LocalChannel hands the
+	// caller's span context over itself). Such a call's metadata
 	// goes to the callee in one piece (see forwardLocal), cheaper than
 	// Middleware's interceptors adding to the outgoing metadata; a pair
 	// replaces the values of its key there. Network calls and streams carry

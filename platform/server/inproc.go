@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/fullstorydev/grpchan/inprocgrpc"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -25,7 +26,11 @@ import (
 // are copied (neither side can alter the other's messages), metadata crosses
 // as metadata and context values do not, deadlines and cancellation hold, and
 // the server's interceptors (request id, metrics, errors, recovery, auth,
-// timeouts) run as they do for remote calls. What it saves is the HTTP/2
+// timeouts) run as they do for remote calls. The one value that crosses is
+// the caller's span context, as the callee's remote parent: what a
+// traceparent header would tell the callee, without writing and parsing
+// one (an eighth of a unary call's CPU; platform/tracing prefers it to the
+// metadata's). What it saves is the HTTP/2
 // framing, the encoding and the loopback socket: most of the CPU of a call
 // between two services of one process.
 //
@@ -272,8 +277,9 @@ func (l *LocalChannel) invoke(ctx context.Context, method string, req, reply any
 // shared, and the map goes into the handler's context as it is.
 //
 // The platform's client sends what travels with every call (request id,
-// user, routing, trace context) as pairs beside the outgoing metadata
-// (platform/internal/callmd); they join it here, in one pass.
+// user, routing) as pairs beside the outgoing metadata
+// (platform/internal/callmd); they join it here, in one pass. The caller's
+// span context becomes the handler's remote parent (see LocalChannel).
 func serverContext(ctx context.Context) context.Context {
 	sctx := context.Context(valueless{ctx})
 	md, _ := metadata.FromOutgoingContext(ctx)
@@ -282,6 +288,9 @@ func serverContext(ctx context.Context) context.Context {
 	}
 	if md != nil {
 		sctx = metadata.NewIncomingContext(sctx, md)
+	}
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		sctx = trace.ContextWithRemoteSpanContext(sctx, sc)
 	}
 	return peer.NewContext(sctx, localPeer)
 }

@@ -10,8 +10,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
-
-	"github.com/tremolo-dev/tremolo/platform/internal/callmd"
 )
 
 // UnaryClientInterceptor gives each call a client span, child of the span
@@ -75,14 +73,12 @@ func StreamClientInterceptor(tp trace.TracerProvider) grpc.StreamClientIntercept
 // span would time the same work as the server span beneath it, with
 // nothing between them to show (no network, no queue), and would cost a
 // span start per call. platform/client says which connections those are.
-// A call whose pairs (platform/internal/callmd) carry the trace context
-// already, added by the client with AppendOutgoing, is left as it is.
+// (The platform's own in-process channel, server.LocalChannel, hands the
+// span context over itself for unary calls: platform/app gives this to
+// streams only.)
 func UnaryClientPropagator() grpc.UnaryClientInterceptor {
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-		if !callmd.Has(ctx, traceparentKey) {
-			ctx = inject(ctx)
-		}
-		return invoker(ctx, method, req, reply, cc, opts...)
+		return invoker(inject(ctx), method, req, reply, cc, opts...)
 	}
 }
 

@@ -29,7 +29,14 @@ var propagator propagation.TraceContext
 // extract returns ctx carrying the span context a caller sent in ctx's
 // incoming metadata as the remote parent, or ctx itself when there is none
 // or it is malformed (the span started next is then a new trace's root).
+// A remote parent ctx has already wins: the in-process channel
+// (server.LocalChannel) hands the caller's span context over as it is, and
+// it is the span the callee's work belongs under, as the propagator makes
+// it on the network.
 func extract(ctx context.Context) context.Context {
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() && sc.IsRemote() {
+		return ctx
+	}
 	md := incoming.MD(ctx)
 	if len(md[traceparentKey]) == 0 {
 		return ctx // a call from outside any trace: spare the propagator
@@ -78,28 +85,6 @@ func single(key string, vs []string) string {
 	default:
 		return strings.Join(vs, ",")
 	}
-}
-
-// AppendOutgoing appends the trace context of ctx's span to kv (key,
-// value...): traceparent, and tracestate when the span context has one;
-// nothing when ctx has no span. It is for calls whose metadata goes as
-// pairs rather than through the outgoing metadata (client.Options.Outgoing:
-// the platform's in-process calls), where the pairs replace the keys they
-// name in the caller's own metadata. As inject does, it leaves no trace
-// context of the caller's beside the span's: a tracestate the caller's
-// metadata holds, when the span has none, is replaced by an empty one,
-// which the callee reads as none.
-func AppendOutgoing(ctx context.Context, kv []string) []string {
-	if !trace.SpanContextFromContext(ctx).IsValid() {
-		return kv
-	}
-	var c outgoingCarrier
-	propagator.Inject(ctx, &c)
-	kv = append(kv, c.kv[:c.n]...)
-	if c.n == 2 && len(metadata.ValueFromOutgoingContext(ctx, tracestateKey)) > 0 {
-		kv = append(kv, tracestateKey, "")
-	}
-	return kv
 }
 
 // inject returns ctx with its span context added to the outgoing metadata,

@@ -3,8 +3,7 @@
 // outgoing metadata.
 //
 // The platform's client puts what travels with every call (request id,
-// user, routing attributes, trace context) into the outgoing metadata of a
-// network call. For a call to a service of the same process, the channel
+// user, routing attributes) into the outgoing metadata of a network call. For a call to a service of the same process, the channel
 // would read it back at once: grpc-go keeps the outgoing metadata in a form
 // it only hands out as a fresh copy, so each addition and the read cost a
 // context, slices and a map built key by key, a quarter of an in-process
@@ -28,17 +27,6 @@ type key struct{}
 // it afterwards.
 func With(ctx context.Context, kv []string) context.Context {
 	return context.WithValue(ctx, key{}, kv)
-}
-
-// Has reports whether ctx carries a pair of key (lower case).
-func Has(ctx context.Context, key string) bool {
-	kv := Pairs(ctx)
-	for i := 0; i+1 < len(kv); i += 2 {
-		if kv[i] == key {
-			return true
-		}
-	}
-	return false
 }
 
 // Pairs returns the pairs With put in ctx, or nil.

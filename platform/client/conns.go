@@ -343,7 +343,7 @@ func (c *Conns) forwardLocal(ch grpc.ClientConnInterface) grpc.UnaryClientInterc
 	extra := c.o.Outgoing
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 		// The pairs are the callee's to keep: a buffer of their own.
-		kv := appendForwarded(ctx, make([]string, 0, forwardedPairs+4)) // +4: the trace context
+		kv := appendForwarded(ctx, make([]string, 0, forwardedPairs+4)) // +4: room for Options.Outgoing's
 		if extra != nil {
 			kv = extra(ctx, kv)
 		}

@@ -70,8 +70,9 @@ func (l *LocalChannel) serve(services []Service, chains serverChains) {
 			is, entry := chains.unaryOf(svc), chains.entryOf(svc)
 			for _, m := range svc.Desc.Methods {
 				u := localUnary{srv: svc.Impl, handler: m.Handler}
-				u.call, u.newRequest = prebuild(svc.Impl, m.Handler, is)
-				u.entry, _ = prebuild(svc.Impl, m.Handler, entry)
+				if p, ok := prebuild(svc.Impl, m.Handler); ok {
+					u.call, u.entry, u.newRequest = p.chain(is), p.chain(entry), p.newRequest
+				}
 				l.methods["/"+svc.Desc.ServiceName+"/"+m.MethodName] = u
 			}
 		}
@@ -123,18 +124,19 @@ type localUnary struct {
 	entry grpc.UnaryHandler
 }
 
-// prebuild chains a unary method's interceptors and its handler once, for
+// prebuild captures what a unary method's chains are built of, once, for
 // every call: grpc-go's generated method handlers make a closure for the
 // service's method and a UnaryServerInfo on every call, and a chain of
 // interceptors makes a closure per interceptor on top, a dozen allocations
 // a call that are the same every time. The generated handler is run once
 // with an interceptor that keeps what it is given (the request it decoded,
 // the info and the closure, which holds only the service) without calling
-// on. A handler that does not call its interceptor, or whose request is not
-// a protobuf message, is not prebuilt. (grpc-go's generated handlers always
-// call it; a hand-written one that runs its method without it does so
-// here once, with an empty request and a canceled context.)
-func prebuild(srv any, h grpc.MethodHandler, is []grpc.UnaryServerInterceptor) (call grpc.UnaryHandler, newRequest func() proto.Message) {
+// on; chain then builds a chain on them. A handler that does not call its
+// interceptor, or whose request is not a protobuf message, is not
+// prebuilt. (grpc-go's generated handlers always call it; a hand-written
+// one that runs its method without it does so here once, with an empty
+// request and a canceled context.)
+func prebuild(srv any, h grpc.MethodHandler) (prebuilt, bool) {
 	var (
 		req   any
 		info  *grpc.UnaryServerInfo
@@ -152,15 +154,27 @@ func prebuild(srv any, h grpc.MethodHandler, is []grpc.UnaryServerInterceptor) (
 	}()
 	msg, ok := req.(proto.Message)
 	if !ok || info == nil || final == nil {
-		return nil, nil
-	}
-	call = final
-	for i := len(is) - 1; i >= 0; i-- {
-		icpt, next := is[i], call
-		call = func(ctx context.Context, req any) (any, error) { return icpt(ctx, req, info, next) }
+		return prebuilt{}, false
 	}
 	mt := msg.ProtoReflect().Type()
-	return call, func() proto.Message { return mt.New().Interface() }
+	return prebuilt{info: info, final: final, newRequest: func() proto.Message { return mt.New().Interface() }}, true
+}
+
+// prebuilt is a unary method as prebuild captured it.
+type prebuilt struct {
+	info       *grpc.UnaryServerInfo
+	final      grpc.UnaryHandler
+	newRequest func() proto.Message
+}
+
+// chain returns the method's handler behind the interceptors is.
+func (p prebuilt) chain(is []grpc.UnaryServerInterceptor) grpc.UnaryHandler {
+	call := p.final
+	for i := len(is) - 1; i >= 0; i-- {
+		icpt, next := is[i], call
+		call = func(ctx context.Context, req any) (any, error) { return icpt(ctx, req, p.info, next) }
+	}
+	return call
 }
 
 // Invoke performs a unary call on the caller's goroutine. Unlike a call
@@ -191,7 +205,8 @@ func (l *LocalChannel) Invoke(ctx context.Context, method string, req, reply any
 // reference. That is only for callers that neither keep nor modify the
 // messages they send and receive: grpc-gateway's generated handlers, which
 // decode a fresh request for each HTTP request and only marshal the
-// response. Streams go as through the LocalChannel, with sharing.
+// response. Streams go as through the LocalChannel (NewStream), their
+// messages copied, on a context of their own.
 func (l *LocalChannel) Entry() grpc.ClientConnInterface { return entryChannel{l} }
 
 type entryChannel struct{ l *LocalChannel }
@@ -224,9 +239,14 @@ func (l *LocalChannel) invoke(ctx context.Context, method string, req, reply any
 	var err error
 	switch {
 	case entry && m.entry != nil:
+		// The gateway's metadata (the routing headers, Accept-Language,
+		// but also the Authorization header and the user it verified) is
+		// the handler's incoming metadata, and only that: left as the
+		// outgoing metadata too, it would go on with every call the
+		// handler makes, the app's token included, and pin their user.
 		md, _ := metadata.FromOutgoingContext(ctx) // a copy, the handler's to keep
-		sctx := grpc.NewContextWithServerTransportStream(metadata.NewIncomingContext(ctx, md), st)
-		resp, err = m.entry(sctx, req)
+		sctx := metadata.NewOutgoingContext(metadata.NewIncomingContext(ctx, md), nil)
+		resp, err = m.entry(grpc.NewContextWithServerTransportStream(sctx, st), req)
 	case m.call != nil:
 		sctx := grpc.NewContextWithServerTransportStream(serverContext(ctx), st)
 		in := m.newRequest()

@@ -371,8 +371,14 @@ func TestEntryCalls(t *testing.T) {
 	var seen []string
 	type where struct{ inProcess, deadline, value bool }
 	var got where
+	ch := NewLocalChannel()
 	desc := listDesc
 	desc.Methods = append(append([]grpc.MethodDesc{}, listDesc.Methods...),
+		// Relay calls Echo, as a handler calls the services it needs.
+		listHandler("Relay", func(ctx context.Context, in *structpb.ListValue) (*structpb.ListValue, error) {
+			out := new(structpb.ListValue)
+			return out, ch.Invoke(ctx, "/test.v1.Lists/Echo", in, out)
+		}),
 		listHandler("Where", func(ctx context.Context, in *structpb.ListValue) (*structpb.ListValue, error) {
 			_, deadline := ctx.Deadline()
 			got = where{inProcess: InProcess(ctx), deadline: deadline, value: ctx.Value(ctxKey{}) != nil}
@@ -386,9 +392,9 @@ func TestEntryCalls(t *testing.T) {
 			return in, nil
 		}})
 	methods := append(append([]rpc.Method{}, listMethods...),
+		rpc.Method{FullMethod: "/test.v1.Lists/Relay", Type: rpc.Unary, Timeout: time.Second, Auth: rpc.AuthPublic},
 		rpc.Method{FullMethod: "/test.v1.Lists/Where", Type: rpc.Unary, Timeout: time.Second, Auth: rpc.AuthPublic},
 		rpc.Method{FullMethod: "/test.v1.Lists/Direct", Type: rpc.Unary, Timeout: time.Second, Auth: rpc.AuthPublic})
-	ch := NewLocalChannel()
 	s, err := New(loopback(), slog.New(slog.NewTextHandler(io.Discard, nil)),
 		[]Service{{Desc: &desc, Impl: testService{}, Methods: methods, Unary: []grpc.UnaryServerInterceptor{recorder("service", &seen)}}},
 		Options{Gatherer: metrics.NewRegistry(), Channel: ch, Interceptors: Interceptors{
@@ -413,6 +419,14 @@ func TestEntryCalls(t *testing.T) {
 	}
 	if want := []string{"service:/test.v1.Lists/Echo", "guard:/test.v1.Lists/Echo"}; !slices.Equal(seen, want) {
 		t.Fatalf("interceptors of an entry call %v, want %v", seen, want)
+	}
+	// The entry's metadata is its handler's alone: the calls the handler
+	// makes do not pass it on (it holds the app's token).
+	if err := ch.Entry().Invoke(ctx, "/test.v1.Lists/Relay", list("a"), &out); err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Values) != 1 || out.Values[0].GetBoolValue() {
+		t.Fatalf("a call made by an entry's handler saw %v; want none of the entry's metadata nor values", out.Values)
 	}
 	if err := ch.Entry().Invoke(ctx, "/test.v1.Lists/Where", list("a"), &out); err != nil {
 		t.Fatal(err)

@@ -10,20 +10,24 @@
 // the process gets a client span (UnaryClientInterceptor), whose span
 // context it sends: the server span is the client span's child, and the
 // gap between them is the network and the callee's queue. A call to a
-// service of the same process, over the in-process channel, gets none
-// (UnaryClientPropagator): it sends the caller's own span context, so the
-// callee's server span is the caller's span's direct child. A client span
-// there would time the same work as the server span beneath it, for the
-// cost of a span per call: four of the nine spans of the all-in-one's feed
-// request were such client spans. platform/app chooses between the two per
-// connection, from the way platform/client says its calls take
-// (client.Path).
+// service of the same process, over the in-process channel, gets none: the
+// caller's own span context goes to the callee, so the callee's server
+// span is the caller's span's direct child. A client span there would time
+// the same work as the server span beneath it, for the cost of a span per
+// call: four of the nine spans of the all-in-one's feed request were such
+// client spans. For unary calls the channel (server.LocalChannel) hands
+// the span context over itself, as the handler's remote parent, which the
+// server interceptors prefer to the metadata's; streams take
+// StreamClientPropagator, which sends it as metadata, as
+// UnaryClientPropagator does for any other channel. platform/app chooses
+// per connection, from the way platform/client says its calls take
+// (client.Path). A REST request entering its service in-process
+// (server.LocalChannel.Entry) runs in the HTTP span and has no span of
+// its own.
 //
-// This is done in interceptors and metadata rather than with gRPC stats
-// handlers (otelgrpc) because calls between the services of one process go
-// over an in-process channel, which runs interceptors but has no stats
-// handlers and does not carry context values: metadata is what crosses
-// both paths.
+// This is done in interceptors rather than with gRPC stats handlers
+// (otelgrpc) because calls between the services of one process go over an
+// in-process channel, which runs interceptors but has no stats handlers.
 //
 // LogHandler puts trace_id and span_id on every log line written with a
 // request's context, which is what makes tracing worth having on with no

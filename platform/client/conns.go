@@ -69,16 +69,6 @@ type Options struct {
 	Middleware func(service string, table rpc.Table, path Path) ([]grpc.UnaryClientInterceptor, []grpc.StreamClientInterceptor)
 	// DialOptions are added to every network connection.
 	DialOptions []grpc.DialOption
-	// Outgoing appends to kv (key, value...; keys in lower case, as gRPC
-	// metadata's) what else an in-process unary call carries to its
-	// callee, beside the request id, the user and the routing attributes
-	// (the trace context needs nothing here: server.LocalChannel hands the
-	// caller's span context over itself). Such a call's metadata
-	// goes to the callee in one piece (see forwardLocal), cheaper than
-	// Middleware's interceptors adding to the outgoing metadata; a pair
-	// replaces the values of its key there. Network calls and streams carry
-	// theirs through Middleware's interceptors. Nil adds nothing.
-	Outgoing func(ctx context.Context, kv []string) []string
 }
 
 // Path is the way a connection's calls take to their service, for the
@@ -292,7 +282,7 @@ func (c *Conns) Gateway(service string, methods []rpc.Method) (grpc.ClientConnIn
 func (c *Conns) interceptors(service string, table rpc.Table, path Path) ([]grpc.UnaryClientInterceptor, []grpc.StreamClientInterceptor) {
 	fwd := forwardUnary
 	if path == InProcess {
-		fwd = c.forwardLocal(c.local.Channel)
+		fwd = forwardLocal(c.local.Channel)
 	}
 	unary := []grpc.UnaryClientInterceptor{fwd, timeoutInterceptor(table)}
 	stream := []grpc.StreamClientInterceptor{forwardStream}
@@ -333,20 +323,16 @@ func forwardUnary(ctx context.Context, method string, req, reply any, cc *grpc.C
 	return invoker(forward(ctx), method, req, reply, cc, opts...)
 }
 
-// forwardLocal is forwardUnary for in-process calls over ch, with
-// Options.Outgoing's pairs. When ch is the server's LocalChannel, which
-// builds the callee's incoming metadata from the pairs themselves
-// (platform/internal/callmd), they skip the outgoing metadata: adding to it
-// and reading it back cost a quarter of an in-process call's allocations.
-func (c *Conns) forwardLocal(ch grpc.ClientConnInterface) grpc.UnaryClientInterceptor {
+// forwardLocal is forwardUnary for in-process calls over ch. When ch is
+// the server's LocalChannel, which builds the callee's incoming metadata
+// from the pairs themselves (platform/internal/callmd), they skip the
+// outgoing metadata: adding to it and reading it back cost a quarter of an
+// in-process call's allocations.
+func forwardLocal(ch grpc.ClientConnInterface) grpc.UnaryClientInterceptor {
 	_, direct := ch.(interface{ ReadsCallMD() })
-	extra := c.o.Outgoing
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 		// The pairs are the callee's to keep: a buffer of their own.
-		kv := appendForwarded(ctx, make([]string, 0, forwardedPairs+4)) // +4: room for Options.Outgoing's
-		if extra != nil {
-			kv = extra(ctx, kv)
-		}
+		kv := appendForwarded(ctx, make([]string, 0, forwardedPairs))
 		switch {
 		case len(kv) == 0:
 		case direct:

@@ -125,13 +125,11 @@ func TestMiddlewareLearnsThePath(t *testing.T) {
 }
 
 // A call carries the request's id, user and routing attributes, each
-// once, and Options.Outgoing's pairs; a value the caller put in the
-// outgoing metadata itself wins. (This channel is not the server's, so the
-// pairs go as outgoing metadata.)
+// once; a value the caller put in the outgoing metadata itself wins. (This
+// channel is not the server's, so the pairs go as outgoing metadata.)
 func TestCallsForwardRequestUserAndRoute(t *testing.T) {
 	ch := &channel{}
-	extra := func(_ context.Context, kv []string) []string { return append(kv, "x-extra", "e") }
-	c := New(Config{}, Local{Channel: ch}, Options{Outgoing: extra})
+	c := New(Config{}, Local{Channel: ch}, Options{})
 	defer c.Close()
 	cc, err := c.Conn("health", healthMethods)
 	if err != nil {
@@ -155,10 +153,10 @@ func TestCallsForwardRequestUserAndRoute(t *testing.T) {
 		}
 	}
 	check(ctx, map[string]string{
-		requestid.Key: "req-1", auth.MetadataKey: "42", routing.VersionKey: "v2", routing.CellKey: "3", "x-extra": "e",
+		requestid.Key: "req-1", auth.MetadataKey: "42", routing.VersionKey: "v2", routing.CellKey: "3",
 	})
 	check(metadata.AppendToOutgoingContext(ctx, requestid.Key, "mine", routing.CellKey, "5"), map[string]string{
-		requestid.Key: "mine", auth.MetadataKey: "42", routing.VersionKey: "v2", routing.CellKey: "5", "x-extra": "e",
+		requestid.Key: "mine", auth.MetadataKey: "42", routing.VersionKey: "v2", routing.CellKey: "5",
 	})
-	check(context.Background(), map[string]string{"x-extra": "e"})
+	check(context.Background(), map[string]string{})
 }

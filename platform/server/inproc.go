@@ -182,7 +182,7 @@ func (p prebuilt) chain(is []grpc.UnaryServerInterceptor) grpc.UnaryHandler {
 // deadline; handlers that honour their context (all of ours do: every
 // query takes it) return at once then.
 func (l *LocalChannel) Invoke(ctx context.Context, method string, req, reply any, opts ...grpc.CallOption) error {
-	return l.invoke(ctx, method, req, reply, protoCloner{}, false, opts)
+	return l.invoke(ctx, method, req, reply, false, opts)
 }
 
 // Entry returns the channel through which grpc-gateway enters the services
@@ -212,7 +212,7 @@ func (l *LocalChannel) Entry() grpc.ClientConnInterface { return entryChannel{l}
 type entryChannel struct{ l *LocalChannel }
 
 func (c entryChannel) Invoke(ctx context.Context, method string, req, reply any, opts ...grpc.CallOption) error {
-	return c.l.invoke(ctx, method, req, reply, sharer{}, true, opts)
+	return c.l.invoke(ctx, method, req, reply, true, opts)
 }
 
 func (c entryChannel) NewStream(ctx context.Context, desc *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
@@ -223,9 +223,13 @@ func (c entryChannel) NewStream(ctx context.Context, desc *grpc.StreamDesc, meth
 type copier interface{ Copy(out, in any) error }
 
 // invoke performs a unary call: as a call between services (entry false:
-// the handler's context is serverContext's, the request copied by cp into
-// one of the handler's own), or as an entry call (see Entry).
-func (l *LocalChannel) invoke(ctx context.Context, method string, req, reply any, cp copier, entry bool, opts []grpc.CallOption) error {
+// the handler's context is serverContext's, the messages copied), or as an
+// entry call (see Entry: the messages shared).
+func (l *LocalChannel) invoke(ctx context.Context, method string, req, reply any, entry bool, opts []grpc.CallOption) error {
+	var cp copier = protoCloner{}
+	if entry {
+		cp = sharer{}
+	}
 	if err := l.begin(ctx); err != nil {
 		return err
 	}

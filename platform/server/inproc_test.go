@@ -279,36 +279,34 @@ func recorder(name string, seen *[]string) grpc.UnaryServerInterceptor {
 	}
 }
 
-// An in-process call runs the same interceptors, in the same order, as the
-// same call over the network (the channel chains them once per method), a
-// handler that does not call its interceptor still works, and every call
-// gets its own request.
-func TestInProcessChainMatchesNetwork(t *testing.T) {
-	var seen []string
-	direct := grpc.MethodDesc{MethodName: "Direct", Handler: func(_ any, _ context.Context, dec func(any) error, _ grpc.UnaryServerInterceptor) (any, error) {
-		in := new(structpb.ListValue)
-		if err := dec(in); err != nil {
-			return nil, err
-		}
-		return in, nil // no interceptor: not prebuilt
-	}}
+// directMethod is a hand-written handler that answers with its request
+// without calling its interceptor, so the channel cannot prebuild it.
+var directMethod = grpc.MethodDesc{MethodName: "Direct", Handler: func(_ any, _ context.Context, dec func(any) error, _ grpc.UnaryServerInterceptor) (any, error) {
+	in := new(structpb.ListValue)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	return in, nil
+}}
+
+// recordingServer serves listDesc's methods, directMethod and extra (each
+// public, with a second's timeout) through ch, with an interceptor in each
+// place of the chain (Interceptors.Unary "early", the service's own
+// "service", Interceptors.GuardUnary "guard") noting the calls it sees in
+// seen.
+func recordingServer(t *testing.T, ch *LocalChannel, seen *[]string, extra ...grpc.MethodDesc) *Server {
+	t.Helper()
 	desc := listDesc
-	var requests []*structpb.ListValue
-	// Requests notes each request it is handed.
-	noting := listHandler("Requests", func(_ context.Context, in *structpb.ListValue) (*structpb.ListValue, error) {
-		requests = append(requests, in)
-		return in, nil
-	})
-	desc.Methods = append(append([]grpc.MethodDesc{}, listDesc.Methods...), direct, noting)
-	methods := append(append([]rpc.Method{}, listMethods...),
-		rpc.Method{FullMethod: "/test.v1.Lists/Direct", Type: rpc.Unary, Timeout: time.Second, Auth: rpc.AuthPublic},
-		rpc.Method{FullMethod: "/test.v1.Lists/Requests", Type: rpc.Unary, Timeout: time.Second, Auth: rpc.AuthPublic})
-	ch := NewLocalChannel()
+	desc.Methods = append(append(append([]grpc.MethodDesc{}, listDesc.Methods...), directMethod), extra...)
+	methods := append([]rpc.Method{}, listMethods...)
+	for _, m := range append([]grpc.MethodDesc{directMethod}, extra...) {
+		methods = append(methods, rpc.Method{FullMethod: "/test.v1.Lists/" + m.MethodName, Type: rpc.Unary, Timeout: time.Second, Auth: rpc.AuthPublic})
+	}
 	s, err := New(loopback(), slog.New(slog.NewTextHandler(io.Discard, nil)),
-		[]Service{{Desc: &desc, Impl: testService{}, Methods: methods, Unary: []grpc.UnaryServerInterceptor{recorder("service", &seen)}}},
+		[]Service{{Desc: &desc, Impl: testService{}, Methods: methods, Unary: []grpc.UnaryServerInterceptor{recorder("service", seen)}}},
 		Options{Gatherer: metrics.NewRegistry(), Channel: ch, Interceptors: Interceptors{
-			Unary:      []grpc.UnaryServerInterceptor{recorder("early", &seen)},
-			GuardUnary: []grpc.UnaryServerInterceptor{recorder("guard", &seen)},
+			Unary:      []grpc.UnaryServerInterceptor{recorder("early", seen)},
+			GuardUnary: []grpc.UnaryServerInterceptor{recorder("guard", seen)},
 		}})
 	if err != nil {
 		t.Fatal(err)
@@ -317,6 +315,23 @@ func TestInProcessChainMatchesNetwork(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.Stop(context.Background()) })
+	return s
+}
+
+// An in-process call runs the same interceptors, in the same order, as the
+// same call over the network (the channel chains them once per method), a
+// handler that does not call its interceptor still works, and every call
+// gets its own request.
+func TestInProcessChainMatchesNetwork(t *testing.T) {
+	var seen []string
+	var requests []*structpb.ListValue
+	// Requests notes each request it is handed.
+	noting := listHandler("Requests", func(_ context.Context, in *structpb.ListValue) (*structpb.ListValue, error) {
+		requests = append(requests, in)
+		return in, nil
+	})
+	ch := NewLocalChannel()
+	s := recordingServer(t, ch, &seen, noting)
 
 	if ch.methods["/test.v1.Lists/Echo"].call == nil || ch.methods["/test.v1.Lists/Direct"].call != nil {
 		t.Fatal("Echo was not prebuilt, or Direct was")
@@ -372,8 +387,7 @@ func TestEntryCalls(t *testing.T) {
 	type where struct{ inProcess, deadline, value bool }
 	var got where
 	ch := NewLocalChannel()
-	desc := listDesc
-	desc.Methods = append(append([]grpc.MethodDesc{}, listDesc.Methods...),
+	recordingServer(t, ch, &seen,
 		// Relay calls Echo, as a handler calls the services it needs.
 		listHandler("Relay", func(ctx context.Context, in *structpb.ListValue) (*structpb.ListValue, error) {
 			out := new(structpb.ListValue)
@@ -383,31 +397,7 @@ func TestEntryCalls(t *testing.T) {
 			_, deadline := ctx.Deadline()
 			got = where{inProcess: InProcess(ctx), deadline: deadline, value: ctx.Value(ctxKey{}) != nil}
 			return in, nil
-		}),
-		grpc.MethodDesc{MethodName: "Direct", Handler: func(_ any, _ context.Context, dec func(any) error, _ grpc.UnaryServerInterceptor) (any, error) {
-			in := new(structpb.ListValue)
-			if err := dec(in); err != nil {
-				return nil, err
-			}
-			return in, nil
-		}})
-	methods := append(append([]rpc.Method{}, listMethods...),
-		rpc.Method{FullMethod: "/test.v1.Lists/Relay", Type: rpc.Unary, Timeout: time.Second, Auth: rpc.AuthPublic},
-		rpc.Method{FullMethod: "/test.v1.Lists/Where", Type: rpc.Unary, Timeout: time.Second, Auth: rpc.AuthPublic},
-		rpc.Method{FullMethod: "/test.v1.Lists/Direct", Type: rpc.Unary, Timeout: time.Second, Auth: rpc.AuthPublic})
-	s, err := New(loopback(), slog.New(slog.NewTextHandler(io.Discard, nil)),
-		[]Service{{Desc: &desc, Impl: testService{}, Methods: methods, Unary: []grpc.UnaryServerInterceptor{recorder("service", &seen)}}},
-		Options{Gatherer: metrics.NewRegistry(), Channel: ch, Interceptors: Interceptors{
-			Unary:      []grpc.UnaryServerInterceptor{recorder("early", &seen)},
-			GuardUnary: []grpc.UnaryServerInterceptor{recorder("guard", &seen)},
-		}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Stop(context.Background()) })
+		}))
 
 	ctx := metadata.AppendToOutgoingContext(context.WithValue(context.Background(), ctxKey{}, 1), "x-k", "v")
 	var out structpb.ListValue

@@ -130,8 +130,12 @@ func headerValues(kind uint32, name string) (vals []byte, count uint32) {
 
 func firstHeader(kind uint32, name string) (string, bool) {
 	vals, count := headerValues(kind, name)
-	if count == 0 {
+	switch {
+	case count == 0:
 		return "", false
+	case count == 1 && len(vals) > 0:
+		// One value: it is all but the NUL that ends it.
+		return str(vals[:len(vals)-1]), true
 	}
 	if i := indexNUL(vals); i >= 0 {
 		vals = vals[:i]
@@ -256,6 +260,29 @@ func (wasmResponse) AddHeader(name, value string)      { hostAddHeaderValue(kind
 func (wasmResponse) RemoveHeader(name string)          { hostRemoveHeader(kindResponse, name) }
 func (wasmResponse) StatusCode() int                   { return int(hostGetStatusCode()) }
 func (wasmResponse) SetStatusCode(code int)            { hostSetStatusCode(uint32(code)) }
+
+// setRequestHeaderBytes and setResponseHeaderBytes are SetHeaderBytes and
+// SetResponseHeaderBytes for the host's request and response: value goes
+// to the host from the arena, so the caller's buffer does not escape.
+// They report false for other implementations.
+func setRequestHeaderBytes(req Request, name string, value []byte) bool {
+	if _, ok := req.(wasmRequest); !ok {
+		return false
+	}
+	hostSetHeaderValue(kindRequest, name, arenaCopy(value))
+	return true
+}
+
+func setResponseHeaderBytes(resp Response, name string, value []byte) bool {
+	if _, ok := resp.(wasmResponse); !ok {
+		return false
+	}
+	hostSetHeaderValue(kindResponse, name, arenaCopy(value))
+	return true
+}
+
+// arenaCopy copies b into the arena.
+func arenaCopy(b []byte) string { return str(commit(copy(reserve(len(b)), b))) }
 
 func (wasmResponse) Write(body []byte) {
 	if len(body) > 0 {

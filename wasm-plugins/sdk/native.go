@@ -6,6 +6,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"time"
 )
 
 var (
@@ -65,3 +66,10 @@ const canUndo = false
 func undoRequest() bool { return false }
 
 func retire() {}
+
+// Natively SetHeaderBytes makes a string (the header map keeps it).
+func setRequestHeaderBytes(Request, string, []byte) bool   { return false }
+func setResponseHeaderBytes(Response, string, []byte) bool { return false }
+
+// Now returns the wall clock: time.Now natively.
+func Now() time.Time { return time.Now() }

@@ -12,17 +12,35 @@ func Query(req Request, name string) (string, bool) {
 // ("a=1&b=x%20y") and returns its first value, decoded. A pair with an
 // invalid escape is skipped, as net/url does. It allocates only when the
 // value has escapes to decode.
+//
+// It splits with strings.IndexByte alone, and compares a pair's key in
+// place: in a Go guest IndexByte is assembly, and each layer over it
+// (strings.Cut, strings.Index) is a call that costs more than it does.
 func QueryValue(query, name string) (string, bool) {
 	for query != "" {
-		var pair string
-		pair, query, _ = strings.Cut(query, "&")
-		key, value, _ := strings.Cut(pair, "=")
-		if key != name {
-			if strings.IndexByte(key, '%') < 0 && strings.IndexByte(key, '+') < 0 {
-				continue
+		pair := query
+		if i := strings.IndexByte(query, '&'); i >= 0 {
+			pair, query = query[:i], query[i+1:]
+		} else {
+			query = ""
+		}
+		if pair == "" {
+			continue // "a=1&&b=2": net/url skips it too
+		}
+		var value string
+		if len(pair) > len(name) && pair[len(name)] == '=' && pair[:len(name)] == name && literalKey(name) {
+			value = pair[len(name)+1:]
+		} else {
+			key := pair
+			if i := strings.IndexByte(pair, '='); i >= 0 {
+				key, value = pair[:i], pair[i+1:]
+			} else {
+				value = ""
 			}
-			if k, ok := Unescape(key); !ok || k != name {
-				continue
+			if key != name || !plainKey(key) {
+				if k, ok := Unescape(key); !ok || k != name {
+					continue
+				}
 			}
 		}
 		if v, ok := Unescape(value); ok {
@@ -31,6 +49,15 @@ func QueryValue(query, name string) (string, bool) {
 	}
 	return "", false
 }
+
+// plainKey reports whether a key has nothing to decode, so that the raw
+// key equals the decoded one.
+func plainKey(k string) bool { return strings.IndexByte(k, '%') < 0 && strings.IndexByte(k, '+') < 0 }
+
+// literalKey reports whether name, found literally at the start of a pair
+// and followed by '=', is that pair's key: it has nothing to decode and no
+// '=' of its own.
+func literalKey(name string) bool { return plainKey(name) && strings.IndexByte(name, '=') < 0 }
 
 // Unescape decodes a query component: %XX escapes and '+' as space. It
 // reports false for a malformed escape, and allocates only when s has
@@ -139,8 +166,11 @@ func ClientIP(addr string) string {
 		}
 		return addr
 	}
-	if i := strings.LastIndexByte(addr, ':'); i >= 0 && strings.IndexByte(addr[:i], ':') < 0 {
-		return addr[:i] // IPv4 or host with a port; a bare IPv6 has several colons
+	// One colon: IPv4 or a host, with a port; a bare IPv6 has several.
+	// (IndexByte twice, not LastIndexByte: in a Go guest only the former
+	// is assembly.)
+	if i := strings.IndexByte(addr, ':'); i >= 0 && strings.IndexByte(addr[i+1:], ':') < 0 {
+		return addr[:i]
 	}
 	return addr
 }

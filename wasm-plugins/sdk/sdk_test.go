@@ -1,9 +1,34 @@
 package sdk
 
 import (
+	"net/url"
 	"strings"
 	"testing"
 )
+
+// FuzzQueryValue checks QueryValue against net/url, which the services
+// behind the edge parse the same query with: a plugin must find the token
+// they would find. (Semicolons, which net/url refuses as separators, are
+// left out.)
+func FuzzQueryValue(f *testing.F) {
+	f.Add("latest_time=0&token=abc.def.ghi", "token")
+	f.Add("tok%65n=x&token=y", "token")
+	f.Add("a=%zz&a=1", "a")
+	f.Add("token&token=1", "token")
+	f.Fuzz(func(t *testing.T, query, name string) {
+		if strings.Contains(query, ";") {
+			return
+		}
+		vals, _ := url.ParseQuery(query)
+		want, wantOK := "", false
+		if vs, ok := vals[name]; ok {
+			want, wantOK = vs[0], true
+		}
+		if got, ok := QueryValue(query, name); got != want || ok != wantOK {
+			t.Errorf("QueryValue(%q, %q) = %q, %v; net/url finds %q, %v", query, name, got, ok, want, wantOK)
+		}
+	})
+}
 
 func TestQueryValue(t *testing.T) {
 	for _, c := range []struct {

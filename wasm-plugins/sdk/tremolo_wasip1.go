@@ -9,9 +9,11 @@ import "time"
 // key_register and signature_verify are bound in package keys.
 
 //go:wasmimport tremolo bucket_take
+//go:noescape
 func tremoloBucketTake(key string, rateMilli int64, burst int32, cost int32) int64
 
 //go:wasmimport tremolo counter_add
+//go:noescape
 func tremoloCounterAdd(name string, delta int64)
 
 // localBuckets is empty: the host keeps the buckets.

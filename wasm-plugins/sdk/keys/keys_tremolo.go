@@ -13,9 +13,11 @@ import (
 // them loads only in Tremolo's host, hence the build tag.
 
 //go:wasmimport tremolo key_register
+//go:noescape
 func tremoloKeyRegister(alg uint32, key *byte, keyLen uint32) int32
 
 //go:wasmimport tremolo signature_verify
+//go:noescape
 func tremoloSignatureVerify(handle int32, msg *byte, msgLen uint32, sig *byte, sigLen uint32) int32
 
 // keyImpl is a handle to a key the host parsed and holds.

@@ -37,7 +37,9 @@ type Plugin struct {
 type arms struct {
 	list  []Arm
 	total uint64
-	salt  string
+	// seed is the hash of the salt and '/', the start of every unit's
+	// hash: the salt is hashed once, not on every request.
+	seed uint64
 }
 
 type experiment struct {
@@ -73,7 +75,7 @@ func NewPlugin(config []byte) (*Plugin, error) {
 }
 
 func newArms(salt string, list []Arm) arms {
-	a := arms{list: list, salt: salt}
+	a := arms{list: list, seed: fnvByte(fnvString(fnvOffset, salt), '/')}
 	for _, x := range list {
 		a.total += uint64(x.Weight)
 	}
@@ -83,9 +85,7 @@ func newArms(salt string, list []Arm) arms {
 // pick returns the arm of the unit (kind, id): FNV-1a of salt, '/',
 // kind, ':', id, modulo the total weight, falls in one arm's share.
 func (a arms) pick(u unit) *Arm {
-	h := fnvString(fnvOffset, a.salt)
-	h = fnvByte(h, '/')
-	h = fnvString(h, u.kind)
+	h := fnvString(a.seed, u.kind)
 	h = fnvByte(h, ':')
 	h = fnvString(h, u.id)
 	point := mix(h) % a.total
@@ -136,8 +136,6 @@ func mix(h uint64) uint64 {
 
 // HandleRequest assigns the request its version and variants.
 func (p *Plugin) HandleRequest(req sdk.Request, resp sdk.Response) bool {
-	req.RemoveHeader(VersionHeader)
-	req.RemoveHeader(ExperimentHeader)
 	u := p.unit(req)
 	overrides := p.overrides(req)
 
@@ -172,11 +170,16 @@ func (p *Plugin) HandleRequest(req sdk.Request, resp sdk.Response) bool {
 			label, variantLabel = v.Label, true // the first experiment that needs a deployment wins
 		}
 	}
+	// Setting replaces what the client sent; what is not set is removed.
 	if label != "" {
 		req.SetHeader(VersionHeader, label)
+	} else {
+		req.RemoveHeader(VersionHeader)
 	}
 	if len(exps) > 0 {
-		req.SetHeader(ExperimentHeader, string(exps))
+		sdk.SetHeaderBytes(req, ExperimentHeader, exps)
+	} else {
+		req.RemoveHeader(ExperimentHeader)
 	}
 	return true
 }

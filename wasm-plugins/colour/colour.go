@@ -64,13 +64,17 @@ func NewPlugin(config []byte) (*Plugin, error) {
 
 // HandleRequest sets the request's id, traffic tag and cell.
 func (p *Plugin) HandleRequest(req sdk.Request, resp sdk.Response) bool {
-	id, ok := req.Header(RequestIDHeader)
-	if !ok || !ValidRequestID(id) {
-		id = p.ids.next()
-		req.SetHeader(RequestIDHeader, id)
-	}
-	if p.cfg.EchoRequestID {
-		resp.SetHeader(RequestIDHeader, id)
+	if id, ok := req.Header(RequestIDHeader); ok && ValidRequestID(id) {
+		if p.cfg.EchoRequestID {
+			resp.SetHeader(RequestIDHeader, id)
+		}
+	} else {
+		var buf [40]byte
+		id := p.ids.appendNext(buf[:0])
+		sdk.SetHeaderBytes(req, RequestIDHeader, id)
+		if p.cfg.EchoRequestID {
+			sdk.SetResponseHeaderBytes(resp, RequestIDHeader, id)
+		}
 	}
 	p.tag(req)
 	if p.cfg.Cells > 0 {
@@ -113,7 +117,7 @@ func (p *Plugin) allowed(tag string) bool {
 func (p *Plugin) cell(req sdk.Request) {
 	if uid, ok := req.Header(UserHeader); ok && validUserID(uid) {
 		var buf [20]byte
-		req.SetHeader(CellHeader, string(strconv.AppendUint(buf[:0], Cell(uid, p.cfg.Cells), 10)))
+		sdk.SetHeaderBytes(req, CellHeader, strconv.AppendUint(buf[:0], Cell(uid, p.cfg.Cells), 10))
 		return
 	}
 	if c, ok := req.Header(CellHeader); ok {

@@ -58,10 +58,10 @@ func newIDSource() *idSource {
 	return &idSource{prefix: hex.EncodeToString(b[:]) + "-"}
 }
 
-func (s *idSource) next() string {
-	var buf [40]byte
-	b := append(buf[:0], s.prefix...)
-	return string(strconv.AppendUint(b, s.counter.Add(1), 16))
+// appendNext appends the next id to b.
+func (s *idSource) appendNext(b []byte) []byte {
+	b = append(b, s.prefix...)
+	return strconv.AppendUint(b, s.counter.Add(1), 16)
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }

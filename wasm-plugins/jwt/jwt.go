@@ -123,7 +123,7 @@ func (p *Plugin) HandleRequest(req sdk.Request, resp sdk.Response) bool {
 	}
 	// Setting replaces whatever the client sent under these names.
 	var buf [20]byte
-	req.SetHeader(UserHeader, string(strconv.AppendInt(buf[:0], c.UserID, 10)))
+	sdk.SetHeaderBytes(req, UserHeader, strconv.AppendInt(buf[:0], c.UserID, 10))
 	for i, h := range p.headers {
 		if c.Extra[i] != "" {
 			req.SetHeader(h, c.Extra[i])

@@ -3,6 +3,7 @@ package ratelimit
 import (
 	"context"
 	"hash/maphash"
+	"strings"
 	"sync"
 	"time"
 )
@@ -95,7 +96,7 @@ func (m *Memory) Take(ctx context.Context, key string, rate float64, burst int, 
 			s.evict(now, m.perCap)
 		}
 		b = &bucket{tokens: float64(burst), last: now}
-		s.buckets[key] = b
+		s.buckets[strings.Clone(key)] = b // Store: key may be a view of the caller's buffer
 	}
 	var res Result
 	b.tokens, res = refill(b.tokens, now-b.last, rate, burst, cost)

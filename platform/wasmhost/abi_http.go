@@ -588,7 +588,7 @@ func (ex *exchange) getHeaderNames(mem api.Memory, stack []uint64) {
 // headerName reads and checks a header name argument and returns its
 // canonical form.
 func (ex *exchange) headerName(mem api.Memory, fn string, ptr, n uint64) string {
-	return ex.canonicalKey(ex.view(mem, fn, "header name", ptr, n, maxHeaderNameLen, true))
+	return ex.canonicalKey(fn, ex.view(mem, fn, "header name", ptr, n, maxHeaderNameLen, false))
 }
 
 // view returns [ptr, ptr+n) of guest memory as a string that aliases it,
@@ -617,13 +617,17 @@ func (ex *exchange) view(mem api.Memory, fn, what string, ptr, n uint64, limit i
 const maxInstanceKeys = 256
 
 // canonicalKey returns the canonical form (textproto's) of a header name
-// viewed in guest memory, as a string of the host's own. A plugin uses the
-// same few names on every request: the instance remembers them, so that
-// neither the copy nor the canonicalisation is paid again.
-func (ex *exchange) canonicalKey(view string) string {
+// viewed in guest memory, as a string of the host's own, aborting if it is
+// not a header name. A plugin uses the same few names on every request:
+// the instance remembers them, so that neither the check, the copy nor the
+// canonicalisation is paid again.
+func (ex *exchange) canonicalKey(fn, view string) string {
 	inst := ex.inst
 	if k, ok := inst.keys[view]; ok {
 		return k
+	}
+	if !validToken(view) {
+		ex.abort(KindABI, "%s: %q is not a header name", fn, view)
 	}
 	k := textproto.CanonicalMIMEHeaderKey(view)
 	if unsafe.StringData(k) == unsafe.StringData(view) {

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/tetratelabs/wazero/api"
 
@@ -170,10 +171,14 @@ func (ex *exchange) signatureVerify(mem api.Memory, stack []uint64) {
 func (ex *exchange) bucketTake(mem api.Memory, stack []uint64) {
 	p := ex.p
 	maxKey := ratelimit.MaxKeyLen - len(p.name) - 1
-	key := ex.readString(mem, "bucket key", uint32(stack[0]), uint32(stack[1]), maxKey)
+	key := ex.view(mem, "bucket_take", "bucket key", stack[0], stack[1], maxKey, false)
 	rate := float64(int64(stack[2])) / 1000
 	burst, cost := int(int32(uint32(stack[3]))), int(int32(uint32(stack[4])))
-	full := p.name + ":" + key
+	// "<plugin>:<key>" in the instance's buffer: the store keeps a copy of
+	// the keys it keeps (ratelimit.Store), so no string is made per call.
+	inst := ex.inst
+	inst.keyBuf = append(append(append(inst.keyBuf[:0], p.name...), ':'), key...)
+	full := unsafe.String(unsafe.SliceData(inst.keyBuf), len(inst.keyBuf))
 	if err := ratelimit.Validate(full, rate, burst, cost); err != nil {
 		ex.abort(KindABI, "bucket_take: %v", err)
 	}

@@ -393,9 +393,7 @@ func (p *Plugin) call(ex *exchange, fn api.Function, stack []uint64, phase strin
 		// No termination checks watch the context, so a deadline on it
 		// would only cost a timer: the budget is checked on return.
 		err = fn.CallWithStack(ctx, stack)
-		if ctxErr = ctx.Err(); ctxErr == nil && time.Since(start) > p.opts.Budget {
-			ctxErr = context.DeadlineExceeded
-		}
+		ctxErr = ctx.Err()
 	} else {
 		dctx, cancel := context.WithDeadline(ctx, ex.deadline)
 		err = fn.CallWithStack(dctx, stack)
@@ -403,6 +401,9 @@ func (p *Plugin) call(ex *exchange, fn api.Function, stack []uint64, phase strin
 		cancel()
 	}
 	elapsed := time.Since(start)
+	if ctxErr == nil && elapsed > p.opts.Budget {
+		ctxErr = context.DeadlineExceeded
+	}
 	inst.calls++
 	if phase == "request" {
 		p.metrics.callsReq.Inc()

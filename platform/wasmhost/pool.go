@@ -37,6 +37,9 @@ type instance struct {
 	// retired is set by the guest (tremolo.retire): release discards the
 	// instance after its request instead of pooling it.
 	retired bool
+	// keyBuf holds the bucket key of a bucket_take while the store looks
+	// it up.
+	keyBuf []byte
 }
 
 // boundedBuffer keeps the first limit bytes written to it and counts the

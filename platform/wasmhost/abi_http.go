@@ -443,20 +443,38 @@ func (ex *exchange) setMethod(mem api.Memory, stack []uint64) {
 
 // get_uri: (buf, limit) -> len; the path and query as the client sent
 // them (escaped).
+//
+// The path and the query are written one after the other, not joined into
+// a string first: every plugin that routes reads the URI on every request.
 func (ex *exchange) getURI(mem api.Memory, stack []uint64) {
 	r := ex.request("get_uri")
-	stack[0] = uint64(ex.writeString(mem, "uri", uint32(stack[0]), uint32(stack[1]), requestURI(r.URL)))
+	path, query, hasQuery := requestURI(r.URL)
+	n := len(path)
+	if hasQuery {
+		n += 1 + len(query)
+	}
+	ptr, limit := uint32(stack[0]), uint32(stack[1])
+	stack[0] = uint64(n)
+	if uint64(n) > uint64(limit) {
+		return // the guest retries with a buffer of n bytes
+	}
+	ok := mem.WriteString(ptr, path)
+	if ok && hasQuery {
+		ok = mem.WriteByte(ptr+uint32(len(path)), '?') && (query == "" || mem.WriteString(ptr+uint32(len(path))+1, query))
+	}
+	if !ok {
+		ex.abort(KindABI, "uri buffer at [%d, %d) is outside the guest's memory of %d bytes", ptr, uint64(ptr)+uint64(n), mem.Size())
+	}
 }
 
-func requestURI(u *url.URL) string {
-	s := u.EscapedPath()
-	if s == "" {
-		s = "/"
+// requestURI returns the parts of u's origin-form request target: the path
+// (escaped) and, if there is a '?', the query after it.
+func requestURI(u *url.URL) (path, query string, hasQuery bool) {
+	path = u.EscapedPath()
+	if path == "" {
+		path = "/"
 	}
-	if u.ForceQuery || u.RawQuery != "" {
-		s += "?" + u.RawQuery
-	}
-	return s
+	return path, u.RawQuery, u.ForceQuery || u.RawQuery != ""
 }
 
 // set_uri: (buf, len); an origin-form URI: a path starting with "/" and an

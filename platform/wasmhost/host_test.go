@@ -55,6 +55,21 @@ func TestAnswer(t *testing.T) {
 	}
 }
 
+// TestURI checks get_uri on the forms of request target the path and
+// query are written for: no query, an empty one ("?"), and one longer than
+// the guest's first buffer (it asks again with the length returned).
+func TestURI(t *testing.T) {
+	h := newHost(t, RuntimeOptions{})
+	p := h.load(t, "answer", PluginOptions{})
+	long := "/q?token=" + strings.Repeat("x", 3000)
+	for _, uri := range []string{"/", "/a/b", "/p?", "/a/b%20c?x=1&y=%2F", long} {
+		w := do(p.Wrap(http.NotFoundHandler(), denied), "GET", "http://example.test"+uri, "")
+		if !strings.Contains(w.Body.String(), " uri="+uri+" ") {
+			t.Errorf("get_uri of %.40q: the guest saw %.80q", uri, w.Body)
+		}
+	}
+}
+
 func TestRewriteRequest(t *testing.T) {
 	h := newHost(t, RuntimeOptions{})
 	p := h.load(t, "answer", PluginOptions{})

@@ -351,3 +351,52 @@ func TestPortableInHTTPWasmHost(t *testing.T) {
 		t.Fatalf("no token on a private route: passed %v, answer %d %q; want the envelope 10002", got != nil, w.Code, w.Body)
 	}
 }
+
+// TestHeadersSetInGuest runs testdata/headers in Tremolo's host: a guest
+// reads back the request headers it set exactly as the host holds them:
+// names in any case, after a removal or an addition in another case, a
+// value set twice or from a buffer the guest then changed, many headers,
+// and a request undone for a fail_open plugin that panicked (what it set
+// is gone for the plugins run after the undo).
+func TestHeadersSetInGuest(t *testing.T) {
+	ctx := context.Background()
+	rt, err := wasmhost.NewRuntime(ctx, wasmhost.RuntimeOptions{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rt.Close(ctx) })
+	p, err := rt.Load(ctx, wasmhost.PluginOptions{
+		Name: "headers", Wasm: plugintest.Package(t, "./wasm-plugins/bundle/testdata/headers", "tremolo"),
+		Config:  []byte(`{"plugins": [{"name": "panicky", "policy": "fail_open"}, {"name": "script"}, {"name": "reader"}]}`),
+		Trusted: true, Warm: 1, PoolSize: 1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close(ctx) })
+	var report string
+	h := p.Wrap(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		report = r.Header.Get("X-Report")
+	}), nil)
+
+	const script = "1|absent|2|3|4|4,5|6|ok|client|plugin"
+	for _, tc := range []struct {
+		panic bool
+		want  string
+	}{
+		{false, script + "|u=from-panicky"},
+		{true, script + "|u=absent"}, // panicky's X-U undone, and forgotten
+	} {
+		report = ""
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.Header.Set("X-F", "client")
+		if tc.panic {
+			r.Header.Set("X-Panic", "1")
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != http.StatusOK || report != tc.want {
+			t.Errorf("panic=%v: status %d, X-Report %q\nwant %q", tc.panic, w.Code, report, tc.want)
+		}
+	}
+}

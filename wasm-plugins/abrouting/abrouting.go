@@ -136,14 +136,14 @@ func mix(h uint64) uint64 {
 
 // HandleRequest assigns the request its version and variants.
 func (p *Plugin) HandleRequest(req sdk.Request, resp sdk.Response) bool {
-	u := p.unit(req)
+	u := lazyUnit{p: p, req: req}
 	overrides := p.overrides(req)
 
 	var label string
 	if len(p.versions.list) > 0 {
 		v := p.versions.named(override(overrides, "version"))
 		if v == nil {
-			v = p.versions.pick(u)
+			v = p.versions.pickFor(&u)
 		}
 		label = v.Label
 	}
@@ -158,7 +158,7 @@ func (p *Plugin) HandleRequest(req sdk.Request, resp sdk.Response) bool {
 		}
 		v := e.arms.named(override(overrides, e.name))
 		if v == nil {
-			v = e.arms.pick(u)
+			v = e.arms.pickFor(&u)
 		}
 		if len(exps) > 0 {
 			exps = append(exps, ',')
@@ -187,6 +187,31 @@ func (p *Plugin) HandleRequest(req sdk.Request, resp sdk.Response) bool {
 // unit is what assignment sticks to: kind "u" and the user id, else "c"
 // and the sticky cookie, else "ip" and the client IP.
 type unit struct{ kind, id string }
+
+// lazyUnit is the request's unit, found when an assignment first needs
+// it: an arm set of one arm, or an override, needs none, and finding it
+// reads request headers (calls to the host in WebAssembly).
+type lazyUnit struct {
+	p     *Plugin
+	req   sdk.Request
+	u     unit
+	found bool
+}
+
+func (l *lazyUnit) get() unit {
+	if !l.found {
+		l.u, l.found = l.p.unit(l.req), true
+	}
+	return l.u
+}
+
+// pickFor is pick for the request's unit; with one arm, that arm.
+func (a arms) pickFor(u *lazyUnit) *Arm {
+	if len(a.list) == 1 {
+		return &a.list[0]
+	}
+	return a.pick(u.get())
+}
 
 func (p *Plugin) unit(req sdk.Request) unit {
 	if uid, ok := req.Header(UserHeader); ok && uid != "" {

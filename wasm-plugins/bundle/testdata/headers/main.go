@@ -52,7 +52,7 @@ func script(req sdk.Request, _ sdk.Response) bool {
 	out = append(out, strings.Join(req.HeaderValues("X-D"), ",")) // 4,5
 	req.SetHeader("X-E", "5")
 	req.SetHeader("x-e", "6")
-	read("X-E")        // 6: set again in another case
+	read("X-E") // 6: set again in another case
 	for i := range 8 {
 		req.SetHeader("X-Many-"+strconv.Itoa(i), strconv.Itoa(i))
 	}

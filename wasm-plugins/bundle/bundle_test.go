@@ -4,12 +4,12 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -23,7 +23,22 @@ import (
 	"github.com/tremolo-dev/tremolo/wasm-plugins/plugintest"
 )
 
-func TestMain(m *testing.M) { os.Exit(plugintest.Main(m)) }
+// cacheDir is the compilation cache the chains of a test run share, so
+// that each module is compiled once a run; it is removed afterwards (a
+// cache kept across runs grew by every module ever built).
+var cacheDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "tremolo-bundle-test-cache-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	cacheDir = dir
+	code := plugintest.Main(m)
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
 
 // seen is what the handler behind a chain saw of one request, and what the
 // client got.
@@ -72,7 +87,7 @@ var viaContext = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 func loadChain(t *testing.T, path string, vars map[string]string) http.Handler {
 	t.Helper()
 	ctx := context.Background()
-	rt, err := wasmhost.NewRuntime(ctx, wasmhost.RuntimeOptions{CacheDir: filepath.Join(os.TempDir(), "tremolo-bundle-test-cache")})
+	rt, err := wasmhost.NewRuntime(ctx, wasmhost.RuntimeOptions{CacheDir: cacheDir})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,8 +17,8 @@ import (
 // (JSON, protobuf, database caches) evicts four small Go runtimes between
 // two requests, and the WebAssembly chain pays for it on every request: in
 // Tremolo's benchmarks (docs/benchmarks.md) the default chain as one module
-// costs 36-40 µs of CPU a request over the same plugins compiled in, as
-// four modules 60-70. The
+// costs 24 µs of CPU a request over the same plugins compiled in, as four
+// modules 41-42. The
 // price is isolation: the plugins share one instance, one budget and one
 // memory cap, and are changed together (their order and configuration are
 // still the chain file's, through this config).

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // fakeClock is a clock tests move by hand.
@@ -171,4 +172,25 @@ func BenchmarkMemoryTake(b *testing.B) {
 			i++
 		}
 	})
+}
+
+// TestMemoryKeyFromReusedBuffer: Take may be given a view of a buffer the
+// caller reuses (Store), as the WebAssembly host does; the buckets kept
+// must not change when the buffer does.
+func TestMemoryKeyFromReusedBuffer(t *testing.T) {
+	m, _ := newTestMemory(MemoryOptions{Shards: 1})
+	buf := []byte("user:1")
+	view := unsafe.String(unsafe.SliceData(buf), len(buf))
+	mustTake(t, m, view, 0.001, 2, 1) // user:1 has 1 left
+	copy(buf, "user:2")
+	mustTake(t, m, view, 0.001, 2, 1) // user:2 has 1 left
+	if res := mustTake(t, m, "user:1", 0.001, 2, 1); !res.Allowed || res.Remaining != 0 {
+		t.Fatalf("user:1's second take: %+v, want allowed with 0 left (its bucket kept under its own key)", res)
+	}
+	if res := mustTake(t, m, "user:2", 0.001, 2, 1); !res.Allowed || res.Remaining != 0 {
+		t.Fatalf("user:2's second take: %+v, want allowed with 0 left", res)
+	}
+	if n := m.Len(); n != 2 {
+		t.Fatalf("%d buckets, want 2", n)
+	}
 }

@@ -19,9 +19,10 @@ import (
 // An error means the outcome is unknown (the store is unreachable, the
 // context ended); it wraps ErrInvalid when the parameters are not a bucket.
 //
-// Take does not keep key past the call (a store copies the keys it keeps),
-// so a caller may pass a view of a buffer it reuses: the WebAssembly host
-// builds each plugin's keys that way, without a string a call.
+// Take does not keep key past the call, nor in the error it returns (a
+// store copies the keys it keeps, and an error quotes a copy), so a caller
+// may pass a view of a buffer it reuses: the WebAssembly host builds each
+// plugin's keys that way, without a string a call.
 type Store interface {
 	Take(ctx context.Context, key string, rate float64, burst int, cost int) (Result, error)
 }

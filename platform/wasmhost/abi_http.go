@@ -458,12 +458,13 @@ func (ex *exchange) getURI(mem api.Memory, stack []uint64) {
 	if uint64(n) > uint64(limit) {
 		return // the guest retries with a buffer of n bytes
 	}
-	ok := mem.WriteString(ptr, path)
-	if ok && hasQuery {
-		ok = mem.WriteByte(ptr+uint32(len(path)), '?') && (query == "" || mem.WriteString(ptr+uint32(len(path))+1, query))
-	}
+	b, ok := mem.Read(ptr, uint32(n)) // a view: writing to it writes the guest's memory
 	if !ok {
 		ex.abort(KindABI, "uri buffer at [%d, %d) is outside the guest's memory of %d bytes", ptr, uint64(ptr)+uint64(n), mem.Size())
+	}
+	if copy(b, path); hasQuery {
+		b[len(path)] = '?'
+		copy(b[len(path)+1:], query)
 	}
 }
 
@@ -604,18 +605,17 @@ func (ex *exchange) getHeaderNames(mem api.Memory, stack []uint64) {
 }
 
 // headerName reads and checks a header name argument and returns its
-// canonical form.
+// canonical form (canonicalKey checks it).
 func (ex *exchange) headerName(mem api.Memory, fn string, ptr, n uint64) string {
-	return ex.canonicalKey(fn, ex.view(mem, fn, "header name", ptr, n, maxHeaderNameLen, false))
+	return ex.canonicalKey(fn, ex.view(mem, fn, "header name", ptr, n, maxHeaderNameLen))
 }
 
 // view returns [ptr, ptr+n) of guest memory as a string that aliases it,
-// aborting when it is out of bounds, longer than limit, or (token) not an
-// HTTP token. The guest cannot run, and so cannot change or grow its
-// memory, until the host function returns: a view is valid until then and
-// must not be kept past it. Views spare the host a copy of every name it
-// only looks up.
-func (ex *exchange) view(mem api.Memory, fn, what string, ptr, n uint64, limit int, token bool) string {
+// aborting when it is out of bounds or longer than limit. The guest cannot
+// run, and so cannot change or grow its memory, until the host function
+// returns: a view is valid until then and must not be kept past it. Views
+// spare the host a copy of every name it only looks up.
+func (ex *exchange) view(mem api.Memory, fn, what string, ptr, n uint64, limit int) string {
 	if uint32(n) > uint32(limit) {
 		ex.abort(KindABI, "%s: %s of %d bytes, more than the %d allowed", fn, what, uint32(n), limit)
 	}
@@ -623,11 +623,7 @@ func (ex *exchange) view(mem api.Memory, fn, what string, ptr, n uint64, limit i
 	if !ok {
 		ex.abort(KindABI, "%s: %s at [%d, %d) is outside the guest's memory of %d bytes", fn, what, uint32(ptr), uint64(uint32(ptr))+uint64(uint32(n)), mem.Size())
 	}
-	s := unsafe.String(unsafe.SliceData(b), len(b))
-	if token && !validToken(s) {
-		ex.abort(KindABI, "%s: %q is not a header name", fn, s)
-	}
-	return s
+	return unsafe.String(unsafe.SliceData(b), len(b))
 }
 
 // maxInstanceKeys bounds an instance's cache of header names, against a
@@ -680,7 +676,7 @@ func (ex *exchange) addHeaderValue(mem api.Memory, stack []uint64) {
 func (ex *exchange) changeHeader(mem api.Memory, fn string, stack []uint64, add bool) {
 	kind := ex.headerKind(fn, stack[0])
 	key := ex.headerName(mem, fn, stack[1], stack[2])
-	value := ex.view(mem, fn, "header value", stack[3], stack[4], maxHeaderValueLen, false)
+	value := ex.view(mem, fn, "header value", stack[3], stack[4], maxHeaderValueLen)
 	if !validHeaderValue(value) {
 		ex.abort(KindABI, "%s: the value of %s holds a control character", fn, key)
 	}

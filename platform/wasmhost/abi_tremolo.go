@@ -171,7 +171,7 @@ func (ex *exchange) signatureVerify(mem api.Memory, stack []uint64) {
 func (ex *exchange) bucketTake(mem api.Memory, stack []uint64) {
 	p := ex.p
 	maxKey := ratelimit.MaxKeyLen - len(p.name) - 1
-	key := ex.view(mem, "bucket_take", "bucket key", stack[0], stack[1], maxKey, false)
+	key := ex.view(mem, "bucket_take", "bucket key", stack[0], stack[1], maxKey)
 	rate := float64(int64(stack[2])) / 1000
 	burst, cost := int(int32(uint32(stack[3]))), int(int32(uint32(stack[4])))
 	// "<plugin>:<key>" in the instance's buffer: the store keeps a copy of

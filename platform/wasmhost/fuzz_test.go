@@ -133,3 +133,48 @@ func FuzzWriteList(f *testing.F) {
 		}
 	})
 }
+
+// TestGetURIBuffer: get_uri returns the URI's length whatever the buffer,
+// writes the path, '?' and query only when all fit, and aborts, writing
+// nothing, on a buffer outside the guest's memory.
+func TestGetURIBuffer(t *testing.T) {
+	for _, tc := range []struct {
+		target string
+		limit  uint32
+		want   string // "" when nothing may be written
+	}{
+		{"/p?q=1", 64, "/p?q=1"},
+		{"/p?q=1", 6, "/p?q=1"},
+		{"/p?q=1", 5, ""},
+		{"/p?", 3, "/p?"},
+		{"/p?", 2, ""},
+		{"/a/b", 4, "/a/b"},
+	} {
+		mem := &fakeMemory{b: make([]byte, 8+64)}
+		r := httptest.NewRequest("GET", "http://example.test"+tc.target, nil)
+		ex := &exchange{inst: &instance{}, orig: r, r: r}
+		stack := []uint64{8, uint64(tc.limit)}
+		ex.getURI(mem, stack)
+		if stack[0] != uint64(len(tc.target)) {
+			t.Errorf("get_uri(%q, limit %d) = %d, want the length %d", tc.target, tc.limit, stack[0], len(tc.target))
+		}
+		got := strings.TrimRight(string(mem.b[8:]), "\x00")
+		if got != tc.want || strings.Trim(string(mem.b[:8]), "\x00") != "" {
+			t.Errorf("get_uri(%q, limit %d) wrote %q, want %q", tc.target, tc.limit, got, tc.want)
+		}
+	}
+	r := httptest.NewRequest("GET", "/p?q=1", nil)
+	ex := &exchange{inst: &instance{}, orig: r, r: r}
+	defer func() {
+		if _, ok := recover().(*abiError); !ok {
+			t.Fatal("get_uri into a buffer past the end of memory did not abort with an ABI error")
+		}
+	}()
+	short := &fakeMemory{b: make([]byte, 8)}
+	defer func() {
+		if string(short.b) != "\x00\x00\x00\x00\x00\x00\x00\x00" {
+			t.Errorf("get_uri wrote %q before aborting", short.b)
+		}
+	}()
+	ex.getURI(short, []uint64{4, 64})
+}

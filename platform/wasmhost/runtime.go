@@ -31,6 +31,8 @@ type RuntimeOptions struct {
 	// Buckets stores the token buckets of tremolo.bucket_take. Default: an
 	// in-process ratelimit.Memory, so limits hold across the instances of a
 	// plugin but not across edge replicas; give a ratelimit.Redis for that.
+	// The host passes Take a key in a buffer it reuses, which a store must
+	// not keep (see ratelimit.Store).
 	Buckets ratelimit.Store
 }
 

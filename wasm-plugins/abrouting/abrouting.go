@@ -6,12 +6,15 @@
 // service routing matches against instance metadata, and
 // X-Tremolo-Experiment, the "experiment=variant" assignments, comma
 // separated, for the services to act on and log. What the client sent
-// under those names is dropped first.
+// under those names never reaches them: the plugin replaces it, or removes
+// it when it has nothing to set (and the override header cannot be one of
+// them).
 //
 // Assignment is a hash, not state: FNV-1a of the arm set's salt and the
-// user, finalised with MurmurHash3's mixer, modulo the total weight. The same user gets the same arms on every
-// edge replica and instance, and raising a canary's weight from 5 to 10
-// only moves users into the canary, never out.
+// user, finalised with MurmurHash3's mixer, modulo the total weight. The
+// same user gets the same arms on every edge replica and instance, and
+// raising a canary's weight from 5 to 10 only moves users into the canary,
+// never out.
 package abrouting
 
 import (

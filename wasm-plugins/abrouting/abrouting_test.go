@@ -188,6 +188,7 @@ func TestBadConfig(t *testing.T) {
 		{`{"experiments":[{"name":"e","paths":["feed"],"variants":[{"name":"a","weight":1}]}]}`, "experiments[0].paths[0]"},
 		{`{"experiments":[{"name":"e","variants":[{"name":"a","weight":1,"label":"x y"}]}]}`, "experiments[0].variants[0].label"},
 		{`{"sticky_cookie":"a;b"}`, "sticky_cookie"},
+		{`{"override_header":"x-tremolo-version"}`, "override_header"},
 		{`{"versions":{}}`, "versions"},
 	} {
 		_, err := abrouting.New([]byte(c.config))

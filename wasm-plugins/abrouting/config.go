@@ -93,6 +93,12 @@ func (c *Config) validate() error {
 			return sdk.FieldError(f.name, "%q is not a valid name", f.value)
 		}
 	}
+	// The plugin sets these: a client's value is never an override.
+	for _, h := range []string{VersionHeader, ExperimentHeader, UserHeader} {
+		if strings.EqualFold(c.OverrideHeader, h) {
+			return sdk.FieldError("override_header", "%q is a header the edge sets, not one a tester can", c.OverrideHeader)
+		}
+	}
 	return nil
 }
 

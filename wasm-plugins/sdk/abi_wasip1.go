@@ -7,8 +7,7 @@ package sdk
 // (offset, length) pairs of i32 the ABI takes. The host copies what it
 // keeps and holds no pointer past the call, which go:noescape tells the
 // compiler: without it every buffer or string handed to the host would be
-// moved to the heap (a 160-byte allocation per request for a bucket key
-// built on the stack).
+// moved to the heap (see tremolo_wasip1.go).
 
 //go:wasmimport http_handler log
 //go:noescape

@@ -11,7 +11,9 @@ func Query(req Request, name string) (string, bool) {
 // QueryValue finds name in an encoded query or url-encoded form body
 // ("a=1&b=x%20y") and returns its first value, decoded. A pair with an
 // invalid escape is skipped, as net/url does. It allocates only when the
-// value has escapes to decode.
+// value has escapes to decode. Unlike net/url it takes ';' as part of a
+// value (net/url refuses the pair) and has no bound on the number of
+// pairs (net/url's default is 10,000).
 //
 // It splits with strings.IndexByte alone, and compares a pair's key in
 // place: in a Go guest IndexByte is assembly, and each layer over it

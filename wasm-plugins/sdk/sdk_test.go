@@ -7,16 +7,16 @@ import (
 )
 
 // FuzzQueryValue checks QueryValue against net/url, which the services
-// behind the edge parse the same query with: a plugin must find the token
-// they would find. (Semicolons, which net/url refuses as separators, are
-// left out.)
+// behind the edge parse the same query with. Left out are the two known
+// differences (see QueryValue): semicolons, and more pairs than net/url
+// parses.
 func FuzzQueryValue(f *testing.F) {
 	f.Add("latest_time=0&token=abc.def.ghi", "token")
 	f.Add("tok%65n=x&token=y", "token")
 	f.Add("a=%zz&a=1", "a")
 	f.Add("token&token=1", "token")
 	f.Fuzz(func(t *testing.T, query, name string) {
-		if strings.Contains(query, ";") {
+		if strings.Contains(query, ";") || strings.Count(query, "&") >= 10_000 {
 			return
 		}
 		vals, _ := url.ParseQuery(query)

@@ -8,6 +8,10 @@ import "time"
 // Tremolo's host, which is why these bindings exist only with -tags tremolo.
 // key_register and signature_verify are bound in package keys.
 
+// go:noescape, as on the http_handler imports (abi_wasip1.go): without it
+// a bucket key built on the caller's stack (ratelimit's 160-byte buffer)
+// went to the heap on every request.
+//
 //go:wasmimport tremolo bucket_take
 //go:noescape
 func tremoloBucketTake(key string, rateMilli int64, burst int32, cost int32) int64

@@ -43,7 +43,7 @@ func script(req sdk.Request, _ sdk.Response) bool {
 	buf := []byte("2")
 	sdk.SetHeaderBytes(req, "X-B", buf)
 	buf[0] = '9'
-	read("X-B") // 2: the value was copied
+	read("X-B") // 2: what was set, not the buffer since (the host copies; a guest-side cache must too)
 	req.SetHeader("x-c", "3")
 	read("X-C") // 3: another case, from the host
 	req.SetHeader("X-D", "4")

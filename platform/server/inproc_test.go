@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"io"
-	"log/slog"
 	"net"
 	"runtime"
 	"slices"
@@ -98,16 +97,8 @@ var listMethods = []rpc.Method{
 func localChannel(t *testing.T) *LocalChannel {
 	t.Helper()
 	ch := NewLocalChannel()
-	s, err := New(loopback(), slog.New(slog.NewTextHandler(io.Discard, nil)),
-		[]Service{{Desc: &listDesc, Impl: testService{}, Methods: listMethods}},
+	startWith(t, loopback(), []Service{{Desc: &listDesc, Impl: testService{}, Methods: listMethods}},
 		Options{Gatherer: metrics.NewRegistry(), Channel: ch})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Stop(context.Background()) })
 	return ch
 }
 
@@ -178,16 +169,8 @@ func TestLocalChannelPassesMetadataNotValues(t *testing.T) {
 // feed's calls to the favorite and relation services are.
 func BenchmarkLocalChannel(b *testing.B) {
 	ch := NewLocalChannel()
-	s, err := New(loopback(), slog.New(slog.NewTextHandler(io.Discard, nil)),
-		[]Service{{Desc: &listDesc, Impl: testService{}, Methods: listMethods}},
+	startWith(b, loopback(), []Service{{Desc: &listDesc, Impl: testService{}, Methods: listMethods}},
 		Options{Gatherer: metrics.NewRegistry(), Channel: ch})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := s.Start(context.Background()); err != nil {
-		b.Fatal(err)
-	}
-	defer s.Stop(context.Background())
 	ctx, cancel := context.WithTimeout(metadata.AppendToOutgoingContext(context.Background(), "x-request-id", "r1", "x-user-id", "7"), time.Minute)
 	defer cancel()
 	req := list("x")
@@ -302,20 +285,12 @@ func recordingServer(t *testing.T, ch *LocalChannel, seen *[]string, extra ...gr
 	for _, m := range append([]grpc.MethodDesc{directMethod}, extra...) {
 		methods = append(methods, rpc.Method{FullMethod: "/test.v1.Lists/" + m.MethodName, Type: rpc.Unary, Timeout: time.Second, Auth: rpc.AuthPublic})
 	}
-	s, err := New(loopback(), slog.New(slog.NewTextHandler(io.Discard, nil)),
+	return startWith(t, loopback(),
 		[]Service{{Desc: &desc, Impl: testService{}, Methods: methods, Unary: []grpc.UnaryServerInterceptor{recorder("service", seen)}}},
 		Options{Gatherer: metrics.NewRegistry(), Channel: ch, Interceptors: Interceptors{
 			Unary:      []grpc.UnaryServerInterceptor{recorder("early", seen)},
 			GuardUnary: []grpc.UnaryServerInterceptor{recorder("guard", seen)},
 		}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Stop(context.Background()) })
-	return s
 }
 
 // An in-process call runs the same interceptors, in the same order, as the

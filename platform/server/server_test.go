@@ -72,15 +72,21 @@ var testMethods = []rpc.Method{
 
 func startServer(t *testing.T, cfg Config) *Server {
 	t.Helper()
-	reg := metrics.NewRegistry()
-	s, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), []Service{{Desc: &testDesc, Impl: testService{}, Methods: testMethods}}, Options{Gatherer: reg})
+	return startWith(t, cfg, []Service{{Desc: &testDesc, Impl: testService{}, Methods: testMethods}}, Options{Gatherer: metrics.NewRegistry()})
+}
+
+// startWith builds and starts a server that logs nowhere, stopped when the
+// test ends.
+func startWith(tb testing.TB, cfg Config, services []Service, opts Options) *Server {
+	tb.Helper()
+	s, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), services, opts)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	if err := s.Start(context.Background()); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	t.Cleanup(func() { _ = s.Stop(context.Background()) })
+	tb.Cleanup(func() { _ = s.Stop(context.Background()) })
 	return s
 }
 

@@ -262,14 +262,15 @@ func (wasmResponse) StatusCode() int                   { return int(hostGetStatu
 func (wasmResponse) SetStatusCode(code int)            { hostSetStatusCode(uint32(code)) }
 
 // setRequestHeaderBytes and setResponseHeaderBytes are SetHeaderBytes and
-// SetResponseHeaderBytes for the host's request and response: value goes
-// to the host from the arena, so the caller's buffer does not escape.
-// They report false for other implementations.
+// SetResponseHeaderBytes for the host's request and response: the host
+// copies the value during the call (and the import is go:noescape), so a
+// view of the caller's buffer is all it needs. They report false for other
+// implementations.
 func setRequestHeaderBytes(req Request, name string, value []byte) bool {
 	if _, ok := req.(wasmRequest); !ok {
 		return false
 	}
-	hostSetHeaderValue(kindRequest, name, arenaCopy(value))
+	hostSetHeaderValue(kindRequest, name, str(value))
 	return true
 }
 
@@ -277,12 +278,9 @@ func setResponseHeaderBytes(resp Response, name string, value []byte) bool {
 	if _, ok := resp.(wasmResponse); !ok {
 		return false
 	}
-	hostSetHeaderValue(kindResponse, name, arenaCopy(value))
+	hostSetHeaderValue(kindResponse, name, str(value))
 	return true
 }
-
-// arenaCopy copies b into the arena.
-func arenaCopy(b []byte) string { return str(commit(copy(reserve(len(b)), b))) }
 
 func (wasmResponse) Write(body []byte) {
 	if len(body) > 0 {

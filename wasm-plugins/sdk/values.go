@@ -7,9 +7,9 @@ package sdk
 // Why: in WebAssembly the host copies every value it is given anyway, and
 // the string conversion would be the only allocation on a plugin's path
 // (each one a trip through the guest's allocator, whose code the edge's
-// other work keeps evicting from the CPU's caches). There the bytes go to
-// the host through the request's arena; natively it is SetHeader with a
-// string made of them.
+// other work keeps evicting from the CPU's caches). There the host reads
+// the bytes where they are; natively it is SetHeader with a string made of
+// them.
 func SetHeaderBytes(req Request, name string, value []byte) {
 	if !setRequestHeaderBytes(req, name, value) {
 		req.SetHeader(name, string(value))
